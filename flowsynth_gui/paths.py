@@ -1,0 +1,7 @@
+"""Where the project's data files live (the repository's top-level folders)."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESOURCES_DIR = PROJECT_ROOT / "resources"
+CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
