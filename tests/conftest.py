@@ -1,0 +1,46 @@
+"""Shared pytest set-up: Qt runs offscreen; `jack_server` guards tests that need JACK."""
+
+import os
+import shutil
+import subprocess
+
+# Before anything imports Qt: no display here, nor in CI.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+JACK_HINT = "start `jackd --no-realtime -d dummy -r 48000 -p 256` (as .ci/run does)"
+
+
+def _jack_ports(timeout: float = 5.0) -> list[str] | None:
+    """The JACK server's port names, or None when no server answers."""
+    jack_lsp = shutil.which("jack_lsp")
+    if jack_lsp is None:
+        return None
+    # Ask only: never let this client start a server of its own.
+    env = {**os.environ, "JACK_NO_START_SERVER": "1"}
+    try:
+        done = subprocess.run([jack_lsp], env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.splitlines()
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> list[str]:
+    """A running JACK server (its port names at session start).
+
+    Skips the test when none answers, or fails it when FLOWSYNTH_REQUIRE_JACK=1
+    (as in CI, where .ci/run starts the server).
+    """
+    ports = _jack_ports()
+    if ports is None:
+        why = "JACK server not running: " + JACK_HINT
+        if shutil.which("jack_lsp") is None:
+            why += " (jack_lsp not found: install Debian's jackd2)"
+        if os.environ.get("FLOWSYNTH_REQUIRE_JACK") == "1":
+            pytest.fail(why + "; FLOWSYNTH_REQUIRE_JACK=1 forbids skipping", pytrace=False)
+        pytest.skip(why)
+    return ports
