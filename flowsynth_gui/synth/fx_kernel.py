@@ -1,0 +1,258 @@
+"""The compiled stereo effects bus: drive -> chorus (with rotor) -> plate reverb -> delay.
+
+Like the voice, the bus keeps all state in caller-owned arrays (``FxState``) and processes any
+span of samples, so it serves offline rendering and live play alike. An effect whose wet level
+is zero is skipped entirely, which keeps the 16- and 32-parameter renders fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from flowsynth_gui.synth.dsp import JIT, fast_tanh, ms_to_coef
+from flowsynth_gui.synth.voice_kernel import CONTROL_PERIOD, N_PARAMS, SMOOTHING_TIME_S, smooth_params
+
+(P_CHR_RATE, P_CHR_DEPTH, P_CHR_WET, P_DRIVE, P_ROTOR,
+ P_PRE, P_PDECAY, P_PDIFF_IN, P_PWET, P_PDAMP, P_PDIFF_TANK, P_PSIZE,
+ P_DTIME, P_DFB, P_DLP, P_DHP, P_DWOW, P_DWET) = range(55, N_PARAMS)
+
+PLATE_REFERENCE_RATE = 29761.0  # Dattorro's plate was specified at this rate
+# Line lengths at the reference rate: pre-delay (set at run time), 4 input diffusers, two tank
+# halves of allpass, delay, allpass, delay.
+PLATE_LENGTHS = np.array([0, 142, 107, 379, 277, 672, 4453, 1800, 3720, 908, 4217, 2656, 3163])
+(L_PRE, L_IN1, L_IN2, L_IN3, L_IN4, L_AP_A1, L_D_A1, L_AP_A2, L_D_A2,
+ L_AP_B1, L_D_B1, L_AP_B2, L_D_B2) = range(13)
+# Dattorro's output taps: (line, position at the reference rate, sign), left then right.
+LEFT_TAPS = ((L_D_B1, 266, 1.0), (L_D_B1, 2974, 1.0), (L_AP_B2, 1913, -1.0),
+             (L_D_B2, 1996, 1.0), (L_D_A1, 1990, -1.0), (L_AP_A2, 187, -1.0),
+             (L_D_A2, 1066, -1.0))
+RIGHT_TAPS = ((L_D_A1, 353, 1.0), (L_D_A1, 3627, 1.0), (L_AP_A2, 1228, -1.0),
+              (L_D_A2, 2673, 1.0), (L_D_B1, 2111, -1.0), (L_AP_B2, 335, -1.0),
+              (L_D_B2, 121, -1.0))
+MAX_PLATE_SIZE = 2.0
+MAX_PREDELAY_S = 0.25
+CHORUS_BASE_S, CHORUS_DEPTH_S, ROTOR_DOPPLER_S, ROTOR_AM = 0.008, 0.005, 0.0005, 0.2
+MAX_DELAY_S = 8 * 0.125 * 1.05
+
+# Bus state slots.
+(F_COUNTER, F_COUNTDOWN, F_CHORUS_PH, F_ROTOR_PH, F_WOW_PH, F_BANDWIDTH, F_DAMP_A, F_DAMP_B,
+ F_LP_L, F_LP_R, F_HP_L, F_HP_R,
+ F_CD_L, F_CD_R, F_AM_L, F_AM_R, F_DEL_T,
+ F_DCD_L, F_DCD_R, F_DAM_L, F_DAM_R, F_DDEL_T, F_READY) = range(23)
+FX_STATE_SIZE = 23
+
+
+def _pow2_at_least(n: float) -> int:
+    return 1 << max(4, int(math.ceil(math.log2(max(n, 2.0)))))
+
+
+@dataclass
+class FxState:
+    """Preallocated buffers and state of one effects bus at one sample rate."""
+
+    sample_rate: float
+    state: np.ndarray
+    chorus: np.ndarray
+    delay: np.ndarray
+    plate: np.ndarray
+    plate_lines: np.ndarray  # (13, 2) int64: base offset, mask
+
+    @classmethod
+    def allocate(cls, sample_rate: float) -> FxState:
+        scale = sample_rate / PLATE_REFERENCE_RATE
+        sizes = [_pow2_at_least(MAX_PREDELAY_S * sample_rate + 2)]
+        sizes += [_pow2_at_least(n * scale * MAX_PLATE_SIZE + 2) for n in PLATE_LENGTHS[1:]]
+        lines = np.zeros((len(sizes), 2), dtype=np.int64)
+        lines[:, 0] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        lines[:, 1] = np.array(sizes) - 1
+        chorus_size = _pow2_at_least((CHORUS_BASE_S + CHORUS_DEPTH_S + ROTOR_DOPPLER_S)
+                                     * sample_rate + 4)
+        return cls(
+            sample_rate=sample_rate,
+            state=np.zeros(FX_STATE_SIZE),
+            chorus=np.zeros((2, chorus_size)),
+            delay=np.zeros((2, _pow2_at_least(MAX_DELAY_S * sample_rate + 4))),
+            plate=np.zeros(int(sum(sizes))),
+            plate_lines=lines,
+        )
+
+    def reset(self) -> None:
+        for buffer in (self.state, self.chorus, self.delay, self.plate):
+            buffer[...] = 0.0
+
+
+@njit(**JIT)
+def read_frac(buf: np.ndarray, mask: int, write: int, delay: float) -> float:
+    """Linear-interpolated read ``delay`` samples behind the write position."""
+    whole = int(delay)
+    frac = delay - whole
+    a = buf[(write - whole) & mask]
+    b = buf[(write - whole - 1) & mask]
+    return a + frac * (b - a)
+
+
+@njit(**JIT)
+def line_read(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: int) -> float:
+    return plate[lines[line, 0] + ((write - delay) & lines[line, 1])]
+
+
+@njit(**JIT)
+def line_write(plate: np.ndarray, lines: np.ndarray, line: int, write: int, value: float) -> None:
+    plate[lines[line, 0] + (write & lines[line, 1])] = value
+
+
+@njit(**JIT)
+def allpass(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: int,
+            gain: float, x: float) -> float:
+    delayed = line_read(plate, lines, line, write, delay)
+    v = x + gain * delayed
+    line_write(plate, lines, line, write, v)
+    return delayed - gain * v
+
+
+@njit(**JIT)
+def plate_taps(plate: np.ndarray, lines: np.ndarray, write: int, taps: tuple,
+               scale: float) -> float:
+    total = 0.0
+    for line, position, sign in taps:
+        total += sign * line_read(plate, lines, line, write, int(position * scale))
+    return total
+
+
+@njit(**JIT)
+def plate_sample(p: np.ndarray, f: np.ndarray, plate: np.ndarray, lines: np.ndarray,
+                 write: int, x: float, sr: float) -> tuple[float, float]:
+    """One sample of Dattorro's plate (unmodulated tank), mono in, stereo out."""
+    rate_scale = sr / PLATE_REFERENCE_RATE
+    size = rate_scale * (0.2 + 1.8 * (p[P_PSIZE] - 1.0) / 199.0)
+    diffusion_in = 0.75 * p[P_PDIFF_IN] * 0.01
+    diffusion_tank = 0.7 * p[P_PDIFF_TANK] * 0.01
+    decay = 0.2 + 0.77 * p[P_PDECAY] * 0.01
+    damp = 0.9 * p[P_PDAMP] * 0.01
+
+    line_write(plate, lines, L_PRE, write, x)
+    pre = line_read(plate, lines, L_PRE, write, max(1, int(p[P_PRE] * 0.001 * sr)))
+    f[F_BANDWIDTH] += 0.9995 * (pre - f[F_BANDWIDTH])
+    d = f[F_BANDWIDTH]
+    for line, gain in ((L_IN1, diffusion_in), (L_IN2, diffusion_in),
+                       (L_IN3, diffusion_in * 0.833), (L_IN4, diffusion_in * 0.833)):
+        d = allpass(plate, lines, line, write, max(1, int(PLATE_LENGTHS[line] * rate_scale)),
+                    gain, d)
+
+    end_a = line_read(plate, lines, L_D_A2, write, max(1, int(PLATE_LENGTHS[L_D_A2] * size)))
+    end_b = line_read(plate, lines, L_D_B2, write, max(1, int(PLATE_LENGTHS[L_D_B2] * size)))
+    for half in range(2):
+        first = L_AP_A1 if half == 0 else L_AP_B1
+        damp_slot = F_DAMP_A if half == 0 else F_DAMP_B
+        t = d + decay * (end_b if half == 0 else end_a)
+        t = allpass(plate, lines, first, write, max(1, int(PLATE_LENGTHS[first] * size)),
+                    -diffusion_tank, t)
+        line_write(plate, lines, first + 1, write, t)
+        t = line_read(plate, lines, first + 1, write, max(1, int(PLATE_LENGTHS[first + 1] * size)))
+        f[damp_slot] = t * (1.0 - damp) + f[damp_slot] * damp
+        t = allpass(plate, lines, first + 2, write, max(1, int(PLATE_LENGTHS[first + 2] * size)),
+                    diffusion_tank * 0.714, f[damp_slot] * decay)
+        line_write(plate, lines, first + 3, write, t)
+    return (0.6 * plate_taps(plate, lines, write, LEFT_TAPS, size),
+            0.6 * plate_taps(plate, lines, write, RIGHT_TAPS, size))
+
+
+@njit(**JIT)
+def fx_control_tick(p: np.ndarray, f: np.ndarray, sr: float, period: int) -> None:
+    """Chorus delays and rotor amplitude, and the delay time, at the end of the next period."""
+    dt = period / sr
+    f[F_CHORUS_PH] = (f[F_CHORUS_PH] + 0.05 * 100.0 ** (p[P_CHR_RATE] * 0.01) * dt) % 1.0
+    f[F_ROTOR_PH] = (f[F_ROTOR_PH] + 10.0 ** (p[P_ROTOR] * 0.01) * dt) % 1.0
+    f[F_WOW_PH] = (f[F_WOW_PH] + 0.6 * dt) % 1.0
+    chorus = 2.0 * math.pi * f[F_CHORUS_PH]
+    rotor = 2.0 * math.pi * f[F_ROTOR_PH]
+    depth = CHORUS_DEPTH_S * p[P_CHR_DEPTH] * 0.01
+    targets = (
+        sr * (CHORUS_BASE_S + depth * math.sin(chorus) + ROTOR_DOPPLER_S * math.sin(rotor)),
+        sr * (CHORUS_BASE_S + depth * math.cos(chorus) - ROTOR_DOPPLER_S * math.sin(rotor)),
+        1.0 - ROTOR_AM * 0.5 * (1.0 + math.cos(rotor)),
+        1.0 - ROTOR_AM * 0.5 * (1.0 - math.cos(rotor)),
+        sr * p[P_DTIME] * 0.125 * (1.0 + 0.04 * p[P_DWOW] * 0.01
+                                   * math.sin(2.0 * math.pi * f[F_WOW_PH])),
+    )
+    for i in range(5):
+        if f[F_READY] == 0.0:
+            f[F_CD_L + i] = targets[i]
+        f[F_DCD_L + i] = (targets[i] - f[F_CD_L + i]) / period
+    f[F_READY] = 1.0
+
+
+@njit(**JIT)
+def fx_tick_constants(p: np.ndarray, sr: float):  # noqa: ANN201 (numba tuple)
+    """Drive gain, wet levels, delay feedback and loop-filter coefficients."""
+    lp_hz = 200.0 * 50.0 ** (p[P_DLP] * 0.01)
+    hp_hz = 20.0 * 100.0 ** (p[P_DHP] * 0.01)
+    return (1.0 + 15.0 * p[P_DRIVE] * 0.01, p[P_CHR_WET] * 0.01, p[P_PWET] * 0.01,
+            p[P_DWET] * 0.01, 0.9 * p[P_DFB] * 0.01,
+            1.0 - ms_to_coef(1.0 / (2.0 * math.pi * lp_hz), sr),
+            1.0 - ms_to_coef(1.0 / (2.0 * math.pi * hp_hz), sr))
+
+
+@njit(**JIT)
+def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: np.ndarray,
+               delay: np.ndarray, plate: np.ndarray, lines: np.ndarray,
+               out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int, sr: float,
+               smoothing: bool) -> None:
+    """Run the bus in place over ``out_l``/``out_r`` samples ``start:stop``."""
+    smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
+    p = smoothed
+    chorus_mask = chorus.shape[1] - 1
+    delay_mask = delay.shape[1] - 1
+    write = int(f[F_COUNTER])
+    countdown = int(f[F_COUNTDOWN])
+    consts = fx_tick_constants(p, sr)
+    for n in range(start, stop):
+        if countdown <= 0:
+            if smoothing:
+                smooth_params(target, smoothed, smooth_coef)
+            fx_control_tick(p, f, sr, CONTROL_PERIOD)
+            countdown = CONTROL_PERIOD
+            consts = fx_tick_constants(p, sr)
+        drive, chorus_wet, plate_wet, delay_wet, feedback, lp_coef, hp_coef = consts
+        countdown -= 1
+        for i in range(5):
+            f[F_CD_L + i] += f[F_DCD_L + i]
+        left, right = out_l[n], out_r[n]
+        if drive > 1.0001:
+            norm = 1.0 / math.sqrt(drive)
+            left = fast_tanh(drive * left) * norm
+            right = fast_tanh(drive * right) * norm
+
+        if chorus_wet > 1e-4:
+            chorus[0, write & chorus_mask] = left
+            chorus[1, write & chorus_mask] = right
+            wet_l = read_frac(chorus[0], chorus_mask, write, f[F_CD_L]) * f[F_AM_L]
+            wet_r = read_frac(chorus[1], chorus_mask, write, f[F_CD_R]) * f[F_AM_R]
+            left = left * (1.0 - 0.5 * chorus_wet) + 0.7 * chorus_wet * wet_l
+            right = right * (1.0 - 0.5 * chorus_wet) + 0.7 * chorus_wet * wet_r
+
+        if plate_wet > 1e-4:
+            rev_l, rev_r = plate_sample(p, f, plate, lines, write, 0.5 * (left + right), sr)
+            left += plate_wet * rev_l
+            right += plate_wet * rev_r
+
+        if delay_wet > 1e-4:
+            echo_l = read_frac(delay[0], delay_mask, write, f[F_DEL_T])
+            echo_r = read_frac(delay[1], delay_mask, write, f[F_DEL_T] * 1.05)
+            f[F_LP_L] += lp_coef * (echo_r - f[F_LP_L])  # ping-pong: each side feeds the other
+            f[F_LP_R] += lp_coef * (echo_l - f[F_LP_R])
+            f[F_HP_L] += hp_coef * (f[F_LP_L] - f[F_HP_L])
+            f[F_HP_R] += hp_coef * (f[F_LP_R] - f[F_HP_R])
+            delay[0, write & delay_mask] = left + feedback * (f[F_LP_L] - f[F_HP_L])
+            delay[1, write & delay_mask] = right + feedback * (f[F_LP_R] - f[F_HP_R])
+            left += delay_wet * echo_l
+            right += delay_wet * echo_r
+
+        out_l[n], out_r[n] = left, right
+        write += 1
+    f[F_COUNTER] = write
+    f[F_COUNTDOWN] = countdown
