@@ -105,8 +105,8 @@ def _triangle(t: float, dt: float) -> float:
     half = t + 0.5
     if half >= 1.0:
         half -= 1.0
-    naive = 4.0 * abs(t - 0.5) - 1.0  # -1 at t=0.5... +1 at t=0: corners at 0 and 0.5
-    return naive - 4.0 * dt * (poly_blamp(half, dt) - poly_blamp(t, dt))
+    naive = 4.0 * abs(t - 0.5) - 1.0  # +1 at t = 0, -1 at t = 0.5: corners at both
+    return naive + 4.0 * dt * (poly_blamp(half, dt) - poly_blamp(t, dt))
 
 
 @njit(**JIT)

@@ -14,7 +14,12 @@ import numpy as np
 from numba import njit
 
 from flowsynth_gui.synth.dsp import JIT, fast_tanh, ms_to_coef
-from flowsynth_gui.synth.voice_kernel import CONTROL_PERIOD, N_PARAMS, SMOOTHING_TIME_S, smooth_params
+from flowsynth_gui.synth.voice_kernel import (
+    CONTROL_PERIOD,
+    N_PARAMS,
+    SMOOTHING_TIME_S,
+    smooth_params,
+)
 
 (P_CHR_RATE, P_CHR_DEPTH, P_CHR_WET, P_DRIVE, P_ROTOR,
  P_PRE, P_PDECAY, P_PDIFF_IN, P_PWET, P_PDAMP, P_PDIFF_TANK, P_PSIZE,
@@ -26,13 +31,17 @@ PLATE_REFERENCE_RATE = 29761.0  # Dattorro's plate was specified at this rate
 PLATE_LENGTHS = np.array([0, 142, 107, 379, 277, 672, 4453, 1800, 3720, 908, 4217, 2656, 3163])
 (L_PRE, L_IN1, L_IN2, L_IN3, L_IN4, L_AP_A1, L_D_A1, L_AP_A2, L_D_A2,
  L_AP_B1, L_D_B1, L_AP_B2, L_D_B2) = range(13)
-# Dattorro's output taps: (line, position at the reference rate, sign), left then right.
-LEFT_TAPS = ((L_D_B1, 266, 1.0), (L_D_B1, 2974, 1.0), (L_AP_B2, 1913, -1.0),
-             (L_D_B2, 1996, 1.0), (L_D_A1, 1990, -1.0), (L_AP_A2, 187, -1.0),
-             (L_D_A2, 1066, -1.0))
-RIGHT_TAPS = ((L_D_A1, 353, 1.0), (L_D_A1, 3627, 1.0), (L_AP_A2, 1228, -1.0),
-              (L_D_A2, 2673, 1.0), (L_D_B1, 2111, -1.0), (L_AP_B2, 335, -1.0),
-              (L_D_B2, 121, -1.0))
+N_LINES = 13
+# Output taps: line, position at the reference rate, sign; left then right. Four of
+# Dattorro's seven per side (one from each tank delay): the other three cost more time than
+# they add density, since every tap is a scattered memory read.
+LEFT_TAP_LINES = np.array([L_D_B1, L_D_B1, L_D_B2, L_D_A1])
+LEFT_TAP_POSITIONS = np.array([266, 2974, 1996, 1990])
+LEFT_TAP_SIGNS = np.array([1.0, 1.0, 1.0, -1.0])
+RIGHT_TAP_LINES = np.array([L_D_A1, L_D_A1, L_D_A2, L_D_B1])
+RIGHT_TAP_POSITIONS = np.array([353, 3627, 2673, 2111])
+RIGHT_TAP_SIGNS = LEFT_TAP_SIGNS
+N_TAPS = 4
 MAX_PLATE_SIZE = 2.0
 MAX_PREDELAY_S = 0.25
 CHORUS_BASE_S, CHORUS_DEPTH_S, ROTOR_DOPPLER_S, ROTOR_AM = 0.008, 0.005, 0.0005, 0.2
@@ -60,6 +69,7 @@ class FxState:
     delay: np.ndarray
     plate: np.ndarray
     plate_lines: np.ndarray  # (13, 2) int64: base offset, mask
+    plate_delays: np.ndarray  # 13 line delays, then 7 left and 7 right tap positions
 
     @classmethod
     def allocate(cls, sample_rate: float) -> FxState:
@@ -76,8 +86,9 @@ class FxState:
             state=np.zeros(FX_STATE_SIZE),
             chorus=np.zeros((2, chorus_size)),
             delay=np.zeros((2, _pow2_at_least(MAX_DELAY_S * sample_rate + 4))),
-            plate=np.zeros(int(sum(sizes))),
+            plate=np.zeros(int(sum(sizes)), dtype=np.float32),  # halves cache traffic
             plate_lines=lines,
+            plate_delays=np.zeros(N_LINES + 2 * N_TAPS, dtype=np.int64),
         )
 
     def reset(self) -> None:
@@ -115,50 +126,61 @@ def allpass(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: 
 
 
 @njit(**JIT)
-def plate_taps(plate: np.ndarray, lines: np.ndarray, write: int, taps: tuple,
-               scale: float) -> float:
+def plate_taps(plate: np.ndarray, lines: np.ndarray, write: int, delays: np.ndarray,
+               first: int, tap_lines: np.ndarray, tap_signs: np.ndarray) -> float:
     total = 0.0
-    for line, position, sign in taps:
-        total += sign * line_read(plate, lines, line, write, int(position * scale))
+    for i in range(tap_lines.shape[0]):
+        total += tap_signs[i] * line_read(plate, lines, tap_lines[i], write, delays[first + i])
     return total
 
 
 @njit(**JIT)
-def plate_sample(p: np.ndarray, f: np.ndarray, plate: np.ndarray, lines: np.ndarray,
-                 write: int, x: float, sr: float) -> tuple[float, float]:
-    """One sample of Dattorro's plate (unmodulated tank), mono in, stereo out."""
+def plate_settings(p: np.ndarray, sr: float, delays: np.ndarray) -> tuple:
+    """Delay lengths and tap positions (into ``delays``) and the gains, from the parameters."""
     rate_scale = sr / PLATE_REFERENCE_RATE
     size = rate_scale * (0.2 + 1.8 * (p[P_PSIZE] - 1.0) / 199.0)
+    delays[L_PRE] = max(1, int(p[P_PRE] * 0.001 * sr))
+    for line in range(L_IN1, L_IN4 + 1):
+        delays[line] = max(1, int(PLATE_LENGTHS[line] * rate_scale))
+    for line in range(L_AP_A1, L_D_B2 + 1):
+        delays[line] = max(1, int(PLATE_LENGTHS[line] * size))
+    for i in range(LEFT_TAP_LINES.shape[0]):
+        delays[N_LINES + i] = max(1, int(LEFT_TAP_POSITIONS[i] * size))
+        delays[N_LINES + N_TAPS + i] = max(1, int(RIGHT_TAP_POSITIONS[i] * size))
     diffusion_in = 0.75 * p[P_PDIFF_IN] * 0.01
-    diffusion_tank = 0.7 * p[P_PDIFF_TANK] * 0.01
-    decay = 0.2 + 0.77 * p[P_PDECAY] * 0.01
-    damp = 0.9 * p[P_PDAMP] * 0.01
+    return (diffusion_in, 0.833 * diffusion_in, 0.7 * p[P_PDIFF_TANK] * 0.01,
+            0.2 + 0.77 * p[P_PDECAY] * 0.01, 0.9 * p[P_PDAMP] * 0.01)
 
+
+@njit(**JIT)
+def plate_sample(f: np.ndarray, plate: np.ndarray, lines: np.ndarray, delays: np.ndarray,
+                 settings: tuple, write: int, x: float) -> tuple[float, float]:
+    """One sample of Dattorro's plate (unmodulated tank), mono in, stereo out."""
+    diffusion_in, diffusion_in2, diffusion_tank, decay, damp = settings
     line_write(plate, lines, L_PRE, write, x)
-    pre = line_read(plate, lines, L_PRE, write, max(1, int(p[P_PRE] * 0.001 * sr)))
+    pre = line_read(plate, lines, L_PRE, write, delays[L_PRE])
     f[F_BANDWIDTH] += 0.9995 * (pre - f[F_BANDWIDTH])
-    d = f[F_BANDWIDTH]
-    for line, gain in ((L_IN1, diffusion_in), (L_IN2, diffusion_in),
-                       (L_IN3, diffusion_in * 0.833), (L_IN4, diffusion_in * 0.833)):
-        d = allpass(plate, lines, line, write, max(1, int(PLATE_LENGTHS[line] * rate_scale)),
-                    gain, d)
+    d = allpass(plate, lines, L_IN1, write, delays[L_IN1], diffusion_in, f[F_BANDWIDTH])
+    d = allpass(plate, lines, L_IN2, write, delays[L_IN2], diffusion_in, d)
+    d = allpass(plate, lines, L_IN3, write, delays[L_IN3], diffusion_in2, d)
+    d = allpass(plate, lines, L_IN4, write, delays[L_IN4], diffusion_in2, d)
 
-    end_a = line_read(plate, lines, L_D_A2, write, max(1, int(PLATE_LENGTHS[L_D_A2] * size)))
-    end_b = line_read(plate, lines, L_D_B2, write, max(1, int(PLATE_LENGTHS[L_D_B2] * size)))
+    end_a = line_read(plate, lines, L_D_A2, write, delays[L_D_A2])
+    end_b = line_read(plate, lines, L_D_B2, write, delays[L_D_B2])
     for half in range(2):
         first = L_AP_A1 if half == 0 else L_AP_B1
         damp_slot = F_DAMP_A if half == 0 else F_DAMP_B
         t = d + decay * (end_b if half == 0 else end_a)
-        t = allpass(plate, lines, first, write, max(1, int(PLATE_LENGTHS[first] * size)),
-                    -diffusion_tank, t)
+        t = allpass(plate, lines, first, write, delays[first], -diffusion_tank, t)
         line_write(plate, lines, first + 1, write, t)
-        t = line_read(plate, lines, first + 1, write, max(1, int(PLATE_LENGTHS[first + 1] * size)))
+        t = line_read(plate, lines, first + 1, write, delays[first + 1])
         f[damp_slot] = t * (1.0 - damp) + f[damp_slot] * damp
-        t = allpass(plate, lines, first + 2, write, max(1, int(PLATE_LENGTHS[first + 2] * size)),
-                    diffusion_tank * 0.714, f[damp_slot] * decay)
+        t = allpass(plate, lines, first + 2, write, delays[first + 2], diffusion_tank * 0.714,
+                    f[damp_slot] * decay)
         line_write(plate, lines, first + 3, write, t)
-    return (0.6 * plate_taps(plate, lines, write, LEFT_TAPS, size),
-            0.6 * plate_taps(plate, lines, write, RIGHT_TAPS, size))
+    return (0.8 * plate_taps(plate, lines, write, delays, N_LINES, LEFT_TAP_LINES, LEFT_TAP_SIGNS),
+            0.8 * plate_taps(plate, lines, write, delays, N_LINES + N_TAPS, RIGHT_TAP_LINES,
+                             RIGHT_TAP_SIGNS))
 
 
 @njit(**JIT)
@@ -199,7 +221,7 @@ def fx_tick_constants(p: np.ndarray, sr: float):  # noqa: ANN201 (numba tuple)
 
 @njit(**JIT)
 def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: np.ndarray,
-               delay: np.ndarray, plate: np.ndarray, lines: np.ndarray,
+               delay: np.ndarray, plate: np.ndarray, lines: np.ndarray, delays: np.ndarray,
                out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int, sr: float,
                smoothing: bool) -> None:
     """Run the bus in place over ``out_l``/``out_r`` samples ``start:stop``."""
@@ -210,6 +232,7 @@ def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: 
     write = int(f[F_COUNTER])
     countdown = int(f[F_COUNTDOWN])
     consts = fx_tick_constants(p, sr)
+    reverb = plate_settings(p, sr, delays)
     for n in range(start, stop):
         if countdown <= 0:
             if smoothing:
@@ -217,6 +240,7 @@ def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: 
             fx_control_tick(p, f, sr, CONTROL_PERIOD)
             countdown = CONTROL_PERIOD
             consts = fx_tick_constants(p, sr)
+            reverb = plate_settings(p, sr, delays)
         drive, chorus_wet, plate_wet, delay_wet, feedback, lp_coef, hp_coef = consts
         countdown -= 1
         for i in range(5):
@@ -236,7 +260,8 @@ def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: 
             right = right * (1.0 - 0.5 * chorus_wet) + 0.7 * chorus_wet * wet_r
 
         if plate_wet > 1e-4:
-            rev_l, rev_r = plate_sample(p, f, plate, lines, write, 0.5 * (left + right), sr)
+            mono_in = 0.5 * (left + right)
+            rev_l, rev_r = plate_sample(f, plate, lines, delays, reverb, write, mono_in)
             left += plate_wet * rev_l
             right += plate_wet * rev_r
 

@@ -26,7 +26,7 @@ from flowsynth_gui.synth.dsp import (
     poly_blep,
 )
 
-CONTROL_PERIOD = 32
+CONTROL_PERIOD = 64
 SMOOTHING_TIME_S = 0.01  # live parameter changes glide over ~10 ms
 
 # Engine order of the parameters: the Python side builds native vectors in this order.
@@ -89,13 +89,16 @@ VOICE_STATE_SIZE = S_RAMPS + 2 * INTERPOLATED
 
 STAGE_ATTACK, STAGE_DECAY, STAGE_RELEASE, STAGE_IDLE = 0.0, 1.0, 2.0, 3.0
 SILENCE_LEVEL = 1e-5
+# Key follow pivots at C2, not at the rendering note 60, so that key-follow amounts are audible
+# (and learnable) in a dataset rendered at note 60.
+KEY_PIVOT = 36.0
 
 
 @njit(**JIT)
 def envelope_time(value: float, note: float, key_follow: float) -> float:
-    """Diva-style 0..100 time knob -> seconds (1 ms .. 10 s), shortened for high notes."""
+    """Diva-style 0..100 time knob -> seconds (1 ms .. 10 s), shortened above the pivot note."""
     seconds = 0.001 * 10.0 ** (value * 0.04)
-    return seconds * 2.0 ** (-key_follow * 0.01 * (note - 60.0) / 12.0)
+    return seconds * 2.0 ** (-key_follow * 0.01 * (note - KEY_PIVOT) / 24.0)
 
 
 @njit(**JIT)
@@ -159,7 +162,7 @@ def derive_static(p: np.ndarray, s: np.ndarray, sr: float) -> None:
     note = s[S_NOTE]
     s[S_E1_ATTACK], s[S_E1_DECAY], s[S_E1_RELEASE] = env_sample_coefs(p, P_E1A, note, sr)
     s[S_E2_ATTACK], s[S_E2_DECAY], s[S_E2_RELEASE] = env_sample_coefs(p, P_E2A, note, sr)
-    s[S_LAG_COEF] = ms_to_coef((p[P_SLEW] * 0.01) ** 2, sr / CONTROL_PERIOD)
+    s[S_LAG_COEF] = ms_to_coef(0.25 * (p[P_SLEW] * 0.01) ** 2, sr / CONTROL_PERIOD)
     g_hp = cutoff_coef(p[P_HPF], sr)
     s[S_HP_G] = g_hp
     s[S_HP_D] = 1.0 / (1.0 + 2.0 * hp_damping_of(p[P_HPRES]) * g_hp + g_hp * g_hp)
@@ -167,7 +170,8 @@ def derive_static(p: np.ndarray, s: np.ndarray, sr: float) -> None:
 
 
 @njit(**JIT)
-def env_sample_coefs(p: np.ndarray, base: int, note: float, sr: float) -> tuple[float, float, float]:
+def env_sample_coefs(p: np.ndarray, base: int, note: float,
+                     sr: float) -> tuple[float, float, float]:
     """Per-sample attack step and decay/release coefficients of the envelope at ``base``."""
     key_follow = p[base + 5]
     attack = envelope_time(p[base], note, key_follow)
@@ -197,7 +201,7 @@ def control_tick(p: np.ndarray, s: np.ndarray, sr: float, period: int) -> None:
 
     vibrato = p[P_VIB] * 0.01 * lfo1
     pitch1 = note + p[P_TUNE1] + vibrato + 24.0 * p[P_TM1] * 0.01 * env2
-    cutoff = (p[P_CUT] + p[P_KEYSCL] * 0.01 * (note - 60.0) + p[P_FMDPT] * env2
+    cutoff = (p[P_CUT] + p[P_KEYSCL] * 0.01 * (note - KEY_PIVOT) + p[P_FMDPT] * env2
               + p[P_FM2DPT] * lfo2)
     resonance = min(1.0, max(0.0, p[P_RES] * 0.01 + p[P_RESDPT] * 0.01 * env2))
 
@@ -266,7 +270,6 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
     """
     smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
     p = smoothed
-    note = s[S_NOTE]
     velocity = s[S_VELOCITY]
     e1_scale = 1.0 - p[P_E1VEL] * 0.01 * (1.0 - velocity / 127.0)
 
@@ -347,6 +350,7 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
         bp = v1 + hp1
         hp1 = bp + v1
         hp2 = hp2 + 2.0 * g * bp
+        x = hp
 
         # Ladder: zero-delay-feedback 4-pole with a saturating input stage (bounded at any k).
         big_g, k, denominator = ramps[R_G_LP], ramps[R_K], ramps[R_D_LP]
