@@ -1,0 +1,1 @@
+"""Datasets of rendered (audio, parameters) pairs."""
