@@ -287,11 +287,12 @@ def _split(spec: DatasetSpec) -> np.ndarray:
 
 def finalise_dataset(root: str | os.PathLike[str]) -> None:
     """Write the split, the tag rules fitted on the training split, and every sound's tags."""
-    data = load_dataset(root, require_index=False)
-    split = _split(data.spec)
+    root = Path(root)
+    spec = _read_spec(root)
+    split = _split(spec)
     train = split == 0
-    descriptors = {name: data.descriptors[:, i].astype(np.float64)
-                   for i, name in enumerate(DESCRIPTOR_NAMES)}
+    table = _stack(root, spec, "descriptors")  # only what tagging needs, not the spectrograms
+    descriptors = {name: table[:, i].astype(np.float64) for i, name in enumerate(DESCRIPTOR_NAMES)}
     rules = TagRules.fit({name: values[train] for name, values in descriptors.items()})
     labels = rules.labels(descriptors)
     characters = [character_string(labels_to_tags(row)) for row in labels]
@@ -301,9 +302,8 @@ def finalise_dataset(root: str | os.PathLike[str]) -> None:
     _save_npy_atomic(index / "tag_labels.npy", labels.astype(np.int8))
     atomic_write_text(index / "tags.json", json.dumps(rules.to_dict(), indent=1) + "\n")
     atomic_write_text(index / "characters.json", json.dumps(characters) + "\n")
-    rejected = data.rejections
     atomic_write_text(index / "summary.json", json.dumps(
-        {"sounds": data.spec.size, "rejected": rejected,
+        {"sounds": spec.size, "rejected": _rejections(root, spec),
          "tagged_fraction": float(np.mean(np.any(labels != 0, axis=1)))}, indent=1) + "\n")
 
 
@@ -338,9 +338,8 @@ class LoadedDataset:
         return np.flatnonzero(self.split == code)
 
 
-def load_dataset(root: str | os.PathLike[str], require_index: bool = True) -> LoadedDataset:
-    """Open a dataset folder, checking that it was made by this version of FlowSynth."""
-    root = Path(root)
+def _read_spec(root: Path) -> DatasetSpec:
+    """The manifest of a complete dataset made by this version of FlowSynth, or a clear error."""
     manifest = root / "manifest.json"
     if not manifest.exists():
         raise DatasetError(f"{root} has no manifest.json: not a FlowSynth dataset "
@@ -356,17 +355,29 @@ def load_dataset(root: str | os.PathLike[str], require_index: bool = True) -> Lo
     if missing:
         raise DatasetError(f"{root} is incomplete: {len(missing)} of {spec.n_shards} shards "
                            "missing; run the same `flowsynth dataset` command to resume")
-    shards = [_shard_dir(root, s) for s in range(spec.n_shards)]
+    return spec
 
-    def stack(name: str) -> np.ndarray:
-        return np.concatenate([np.load(s / f"{name}.npy", allow_pickle=False) for s in shards])
 
-    rejections: dict[str, int] = {}
-    for s in shards:
-        for reason, n in json.loads((s / "rejections.json").read_text()).items():
-            rejections[reason] = rejections.get(reason, 0) + n
-    data = LoadedDataset(spec, stack("params"), stack("log_mel"), stack("descriptors"),
-                         stack("ids"), rejections)
+def _stack(root: Path, spec: DatasetSpec, name: str) -> np.ndarray:
+    return np.concatenate([np.load(_shard_dir(root, s) / f"{name}.npy", allow_pickle=False)
+                           for s in range(spec.n_shards)])
+
+
+def _rejections(root: Path, spec: DatasetSpec) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for s in range(spec.n_shards):
+        for reason, n in json.loads((_shard_dir(root, s) / "rejections.json").read_text()).items():
+            total[reason] = total.get(reason, 0) + n
+    return total
+
+
+def load_dataset(root: str | os.PathLike[str], require_index: bool = True) -> LoadedDataset:
+    """Open a dataset folder, checking that it was made by this version of FlowSynth."""
+    root = Path(root)
+    spec = _read_spec(root)
+    data = LoadedDataset(spec, *(_stack(root, spec, name) for name in
+                                 ("params", "log_mel", "descriptors", "ids")),
+                         _rejections(root, spec))
     index = root / "index"
     if (index / "tags.json").exists():
         data.split = np.load(index / "split.npy", allow_pickle=False)
