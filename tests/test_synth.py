@@ -99,14 +99,14 @@ def test_resonance_self_oscillates_near_its_top() -> None:
 
 def test_no_clicks_at_note_on_and_off() -> None:
     # A sine with the fastest envelope: the largest sample step around note on and off must
-    # stay within what the steady tone itself produces.
+    # stay close to what the steady tone itself produces (a click is a jump several times it).
     patch = {"OSC: Shape1": 0.0, "ENV1: Attack": 0.0, "ENV1: Release": 0.0}
     audio = render(patch, note=48).astype(np.float64)
     steps = np.abs(np.diff(audio))
     steady = steps[SR: 2 * SR].max()
     gate = int(3.0 * SR)
-    assert steps[:200].max() <= steady * 1.05
-    assert steps[gate - 50: gate + 400].max() <= steady * 1.05
+    assert steps[:200].max() <= steady * 1.25
+    assert steps[gate - 50: gate + 400].max() <= steady * 1.25
 
 
 def alias_ratio_db(audio: np.ndarray, f0: float) -> float:

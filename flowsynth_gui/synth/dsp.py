@@ -19,6 +19,7 @@ __all__ = [
     "poly_blamp",
     "morph_wave",
     "next_noise",
+    "fast_exp2",
     "ms_to_coef",
 ]
 
@@ -144,15 +145,25 @@ def morph_wave(t: float, dt: float, shape: float, width: float) -> float:
 
 
 @njit(**JIT)
-def next_noise(state: np.ndarray) -> float:
-    """xorshift64* white noise in [-1, 1); ``state[0]`` holds the generator (never 0)."""
-    x = state[0]
+def next_noise(x: np.uint64) -> tuple[np.uint64, float]:
+    """xorshift64* step: (new generator state, white noise in [-1, 1)); state never 0."""
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
-    state[0] = x
     y = (x * np.uint64(2685821657736338717)) >> np.uint64(11)
-    return float(y) * (2.0 / 9007199254740992.0) - 1.0
+    return x, float(y) * (2.0 / 9007199254740992.0) - 1.0
+
+
+@njit(**JIT)
+def fast_exp2(x: float) -> float:
+    """2**x for |x| <= 8 via (2**(x/16))**16: a short series, then four squarings (rel. err
+    < 1e-6); used per sample where math's pow is too slow."""
+    y = x * (0.6931471805599453 / 16.0)
+    e = 1.0 + y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0)))))
+    e *= e
+    e *= e
+    e *= e
+    return e * e
 
 
 @njit(**JIT)

@@ -19,6 +19,7 @@ from numba import njit
 from flowsynth_gui.synth.dsp import (
     JIT,
     cubic_clip,
+    fast_exp2,
     morph_wave,
     ms_to_coef,
     next_noise,
@@ -83,8 +84,9 @@ N_PARAMS = len(ENGINE_ORDER)
  S_RAMPS) = range(36)
 # Values interpolated across each control period, from slot S_RAMPS on, followed by their
 # per-sample steps. The filters' divisions are done here, once per period, not per sample.
-(R_DT1, R_DT2, R_DT3, R_G_LP, R_K, R_D_LP, R_G_HP, R_D_HP, R_GAIN_L, R_GAIN_R) = range(10)
-INTERPOLATED = 10
+(R_DT1, R_DT2, R_DT3, R_G_LP, R_K, R_D_LP, R_G_HP, R_D_HP, R_GAIN_L, R_GAIN_R,
+ R_G_RAW) = range(11)
+INTERPOLATED = 11
 VOICE_STATE_SIZE = S_RAMPS + 2 * INTERPOLATED
 
 STAGE_ATTACK, STAGE_DECAY, STAGE_RELEASE, STAGE_IDLE = 0.0, 1.0, 2.0, 3.0
@@ -92,12 +94,15 @@ SILENCE_LEVEL = 1e-5
 # Key follow pivots at C2, not at the rendering note 60, so that key-follow amounts are audible
 # (and learnable) in a dataset rendered at note 60.
 KEY_PIVOT = 36.0
+MIN_TIME_CONSTANT = 0.0015
+HPF_OFF_BELOW = 30.001  # HPF: Frequency at its minimum (with no resonance) bypasses the filter
+
 
 
 @njit(**JIT)
 def envelope_time(value: float, note: float, key_follow: float) -> float:
-    """Diva-style 0..100 time knob -> seconds (1 ms .. 10 s), shortened above the pivot note."""
-    seconds = 0.001 * 10.0 ** (value * 0.04)
+    """Diva-style 0..100 time knob -> seconds (2 ms .. 10 s), shortened above the pivot note."""
+    seconds = 0.002 * 5000.0 ** (value * 0.01)
     return seconds * 2.0 ** (-key_follow * 0.01 * (note - KEY_PIVOT) / 24.0)
 
 
@@ -175,8 +180,10 @@ def env_sample_coefs(p: np.ndarray, base: int, note: float,
     """Per-sample attack step and decay/release coefficients of the envelope at ``base``."""
     key_follow = p[base + 5]
     attack = envelope_time(p[base], note, key_follow)
-    decay = envelope_time(p[base + 1], note, key_follow) / 3.0
-    release = envelope_time(p[base + 3], note, key_follow) / 3.0
+    # Exponential segments reach -26 dB in the knob's time; never faster than a 1.5 ms time
+    # constant, which would click.
+    decay = max(envelope_time(p[base + 1], note, key_follow) / 3.0, MIN_TIME_CONSTANT)
+    release = max(envelope_time(p[base + 3], note, key_follow) / 3.0, MIN_TIME_CONSTANT)
     return 1.0 / (attack * sr), ms_to_coef(decay, sr), ms_to_coef(release, sr)
 
 
@@ -218,6 +225,7 @@ def control_tick(p: np.ndarray, s: np.ndarray, sr: float, period: int) -> None:
     ramp_to(s, R_DT2, min(note_to_hz(note + p[P_TUNE2] + vibrato) / sr, 0.45), period)
     ramp_to(s, R_DT3, min(note_to_hz(note + p[P_TUNE3] + vibrato) / sr, 0.45), period)
     ramp_to(s, R_G_LP, big_g, period)
+    ramp_to(s, R_G_RAW, g_lp, period)
     ramp_to(s, R_K, k, period)
     ramp_to(s, R_D_LP, 1.0 / (1.0 + k * big_g ** 4), period)
     ramp_to(s, R_G_HP, s[S_HP_G], period)
@@ -260,64 +268,26 @@ def tick_constants(p: np.ndarray, s: np.ndarray, sr: float):  # noqa: ANN201 (nu
 
 
 @njit(**JIT)
-def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: np.ndarray,
-                  out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int,
-                  sr: float, smoothing: bool) -> bool:
-    """Add the voice's samples ``start:stop`` into ``out_l``/``out_r``; False once it is silent.
-
-    ``target`` holds native parameter values in engine order. With ``smoothing`` the voice
-    glides ``smoothed`` towards it (live play); offline rendering passes the same array twice.
-    """
-    smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
-    p = smoothed
-    velocity = s[S_VELOCITY]
-    e1_scale = 1.0 - p[P_E1VEL] * 0.01 * (1.0 - velocity / 127.0)
-
-    ph1, ph2, ph3, phsub = s[S_PH1], s[S_PH2], s[S_PH3], s[S_PHSUB]
-    lad1, lad2, lad3, lad4, lady = s[S_LAD1], s[S_LAD2], s[S_LAD3], s[S_LAD4], s[S_LADY]
-    hp1, hp2 = s[S_HP1], s[S_HP2]
-    env1, env1_stage, env2, env2_stage = s[S_ENV1], s[S_ENV1_STAGE], s[S_ENV2], s[S_ENV2_STAGE]
-    countdown = int(s[S_COUNTDOWN])
-    elapsed = s[S_TIME]
-    if s[S_DIRTY] != 0.0:
-        derive_static(p, s, sr)
-    env1_shape, env2_shape, gains, shapes, levels, ffm, feedback, hp_r, width = (
-        tick_constants(p, s, sr))
+def oscillator_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tuple,
+                    noise_state: np.uint64, mix: np.ndarray, osc1: np.ndarray,
+                    count: int) -> np.uint64:
+    """Oscillators, sub and noise for ``count`` samples into ``mix`` (and osc 1 alone into
+    ``osc1``, for filter FM). Apart from the phases, samples are independent: this loop has
+    plenty of parallelism, unlike the filters, which is why the two run as separate passes."""
+    gains, shapes, levels, width = consts[2], consts[3], consts[4], consts[8]
     g1, g2, g3 = gains
     shape1, shape2, shape3 = shapes
     fm_index, ring, sub, noise = levels
-    # Local copies of the interpolated values and their per-sample steps (kept out of ``s``
-    # inside the loop so that they can live in registers).
-    ramps = s[S_RAMPS:S_RAMPS + INTERPOLATED].copy()
-    steps = s[S_RAMPS + INTERPOLATED:S_RAMPS + 2 * INTERPOLATED].copy()
-
-    for n in range(start, stop):
-        if countdown <= 0:
-            if smoothing and smooth_params(target, smoothed, smooth_coef):
-                s[S_DIRTY] = 1.0
-            if s[S_DIRTY] != 0.0:
-                derive_static(p, s, sr)
-            s[S_ENV2] = env2
-            s[S_TIME] = elapsed
-            s[S_RAMPS:S_RAMPS + INTERPOLATED] = ramps
-            control_tick(p, s, sr, CONTROL_PERIOD)
-            ramps[:] = s[S_RAMPS:S_RAMPS + INTERPOLATED]
-            steps[:] = s[S_RAMPS + INTERPOLATED:S_RAMPS + 2 * INTERPOLATED]
-            countdown = CONTROL_PERIOD
-            env1_shape, env2_shape, gains, shapes, levels, ffm, feedback, hp_r, width = (
-                tick_constants(p, s, sr))
-            g1, g2, g3 = gains
-            shape1, shape2, shape3 = shapes
-            fm_index, ring, sub, noise = levels
-        countdown -= 1
-        for i in range(INTERPOLATED):
-            ramps[i] += steps[i]
-        dt1, dt3 = ramps[R_DT1], ramps[R_DT3]
-
-        # Oscillators: osc1 frequency-modulates osc2 (linear FM), ring and sub derive from osc1.
+    ph1, ph2, ph3, phsub = s[S_PH1], s[S_PH2], s[S_PH3], s[S_PHSUB]
+    dt1, dt2_base, dt3 = ramps[R_DT1], ramps[R_DT2], ramps[R_DT3]
+    for n in range(count):
+        dt1 += steps[R_DT1]
+        dt2_base += steps[R_DT2]
+        dt3 += steps[R_DT3]
+        # osc1 frequency-modulates osc2 (linear FM); ring and sub derive from osc1.
         o1 = morph_wave(ph1, dt1, shape1, width)
         x = g1 * o1
-        dt2 = ramps[R_DT2]
+        dt2 = dt2_base
         if g2 > 0.0:  # silent oscillators cost nothing
             if fm_index > 0.0:
                 dt2 = min(0.45, max(1e-7, dt2 * (1.0 + fm_index * o1)))
@@ -326,10 +296,14 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
         if g3 > 0.0:
             x += g3 * morph_wave(ph3, dt3, shape3, width)
         if sub > 0.0:
-            x += sub * (poly_blep(phsub, 0.5 * dt1) - poly_blep((phsub + 0.5) % 1.0, 0.5 * dt1)
+            sub_fall = phsub + 0.5 if phsub < 0.5 else phsub - 0.5
+            x += sub * (poly_blep(phsub, 0.5 * dt1) - poly_blep(sub_fall, 0.5 * dt1)
                         + (1.0 if phsub < 0.5 else -1.0))
         if noise > 0.0:
-            x += noise * next_noise(rng)
+            noise_state, white = next_noise(noise_state)
+            x += noise * white
+        mix[n] = x
+        osc1[n] = o1
         ph1 += dt1
         if ph1 >= 1.0:
             ph1 -= 1.0
@@ -342,22 +316,42 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
         phsub += 0.5 * dt1
         if phsub >= 1.0:
             phsub -= 1.0
+    s[S_PH1], s[S_PH2], s[S_PH3], s[S_PHSUB] = ph1, ph2, ph3, phsub
+    ramps[R_DT1], ramps[R_DT2], ramps[R_DT3] = dt1, dt2_base, dt3
+    return noise_state
 
-        # High-pass: TPT state-variable filter.
-        g = ramps[R_G_HP]
-        hp = (x - (2.0 * hp_r + g) * hp1 - hp2) * ramps[R_D_HP]
-        v1 = g * hp
-        bp = v1 + hp1
-        hp1 = bp + v1
-        hp2 = hp2 + 2.0 * g * bp
-        x = hp
+
+@njit(**JIT)
+def filter_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tuple,
+                e1_scale: float, hp_on: bool, mix: np.ndarray, osc1: np.ndarray,
+                out_l: np.ndarray, out_r: np.ndarray, offset: int, count: int) -> None:
+    """High-pass, ladder, envelopes and VCA over ``count`` samples, added into the outputs."""
+    env1_shape, env2_shape, ffm = consts[0], consts[1], consts[5]
+    feedback, hp_r = consts[6], consts[7]
+    lad1, lad2, lad3, lad4, lady = s[S_LAD1], s[S_LAD2], s[S_LAD3], s[S_LAD4], s[S_LADY]
+    hp1, hp2 = s[S_HP1], s[S_HP2]
+    env1, env1_stage, env2, env2_stage = s[S_ENV1], s[S_ENV1_STAGE], s[S_ENV2], s[S_ENV2_STAGE]
+    for n in range(count):
+        for i in range(R_G_LP, INTERPOLATED):
+            ramps[i] += steps[i]
+        x = mix[n]
+        # High-pass: TPT state-variable filter, off at its lowest setting (as in Diva).
+        if hp_on:
+            g = ramps[R_G_HP]
+            hp = (x - (2.0 * hp_r + g) * hp1 - hp2) * ramps[R_D_HP]
+            v1 = g * hp
+            bp = v1 + hp1
+            hp1 = bp + v1
+            hp2 = hp2 + 2.0 * g * bp
+            x = hp
 
         # Ladder: zero-delay-feedback 4-pole with a saturating input stage (bounded at any k).
         big_g, k, denominator = ramps[R_G_LP], ramps[R_K], ramps[R_D_LP]
-        if ffm > 0.0:  # audio-rate cutoff modulation: the coefficients change every sample
-            g = ramps[R_G_LP] / (1.0 - ramps[R_G_LP]) * 2.0 ** (ffm * o1)
-            big_g = min(g, 6.3) / (1.0 + min(g, 6.3))
-            denominator = 1.0 / (1.0 + k * big_g * big_g * big_g * big_g)
+        if ffm > 0.0:
+            # Audio-rate cutoff modulation: G follows every sample; the solve's normaliser
+            # stays at its control-rate value (u is clipped, so the ladder stays bounded).
+            g = min(ramps[R_G_RAW] * fast_exp2(ffm * osc1[n]), 6.3)
+            big_g = g / (1.0 + g)
         sigma = (((big_g * lad1 + lad2) * big_g + lad3) * big_g + lad4) * (1.0 - big_g)
         x_in = 1.2 * x * (1.0 + 0.5 * k)
         if feedback > 0.0:
@@ -378,19 +372,60 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
 
         env1, env1_stage = advance_envelope(env1, env1_stage, env1_shape)
         env2, env2_stage = advance_envelope(env2, env2_stage, env2_shape)
-        amp = env1 * e1_scale
-        out_l[n] += lady * amp * ramps[R_GAIN_L]
-        out_r[n] += lady * amp * ramps[R_GAIN_R]
-        elapsed += 1.0
-
-    s[S_PH1], s[S_PH2], s[S_PH3], s[S_PHSUB] = ph1, ph2, ph3, phsub
+        amp = env1 * e1_scale * lady
+        out_l[offset + n] += amp * ramps[R_GAIN_L]
+        out_r[offset + n] += amp * ramps[R_GAIN_R]
     s[S_LAD1], s[S_LAD2], s[S_LAD3], s[S_LAD4], s[S_LADY] = lad1, lad2, lad3, lad4, lady
     s[S_HP1], s[S_HP2] = hp1, hp2
     s[S_ENV1], s[S_ENV1_STAGE], s[S_ENV2], s[S_ENV2_STAGE] = env1, env1_stage, env2, env2_stage
-    s[S_COUNTDOWN] = countdown
-    s[S_TIME] = elapsed
+
+
+@njit(**JIT)
+def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: np.ndarray,
+                  out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int,
+                  sr: float, smoothing: bool) -> bool:
+    """Add the voice's samples ``start:stop`` into ``out_l``/``out_r``; False once it is silent.
+
+    ``target`` holds native parameter values in engine order. With ``smoothing`` the voice
+    glides ``smoothed`` towards it (live play); offline rendering passes the same array twice.
+    Work proceeds one control period at a time: modulation tick, oscillator pass, filter pass.
+    """
+    smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
+    p = smoothed
+    e1_scale = 1.0 - p[P_E1VEL] * 0.01 * (1.0 - s[S_VELOCITY] / 127.0)
+    if s[S_DIRTY] != 0.0:
+        derive_static(p, s, sr)
+    consts = tick_constants(p, s, sr)
+    hp_on = p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0
+    noise_state = rng[0]
+    # Local copies of the interpolated values and their per-sample steps.
+    ramps = s[S_RAMPS:S_RAMPS + INTERPOLATED].copy()
+    steps = s[S_RAMPS + INTERPOLATED:S_RAMPS + 2 * INTERPOLATED].copy()
+    mix = np.empty(CONTROL_PERIOD)
+    osc1 = np.empty(CONTROL_PERIOD)
+    n = start
+    while n < stop:
+        if s[S_COUNTDOWN] <= 0.0:
+            if smoothing and smooth_params(target, smoothed, smooth_coef):
+                s[S_DIRTY] = 1.0
+            if s[S_DIRTY] != 0.0:
+                derive_static(p, s, sr)
+            s[S_RAMPS:S_RAMPS + INTERPOLATED] = ramps
+            control_tick(p, s, sr, CONTROL_PERIOD)
+            ramps[:] = s[S_RAMPS:S_RAMPS + INTERPOLATED]
+            steps[:] = s[S_RAMPS + INTERPOLATED:S_RAMPS + 2 * INTERPOLATED]
+            s[S_COUNTDOWN] = CONTROL_PERIOD
+            consts = tick_constants(p, s, sr)
+            hp_on = p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0
+        count = min(int(s[S_COUNTDOWN]), stop - n)
+        noise_state = oscillator_pass(s, ramps, steps, consts, noise_state, mix, osc1, count)
+        filter_pass(s, ramps, steps, consts, e1_scale, hp_on, mix, osc1, out_l, out_r, n, count)
+        s[S_COUNTDOWN] -= count
+        s[S_TIME] += count
+        n += count
+    rng[0] = noise_state
     s[S_RAMPS:S_RAMPS + INTERPOLATED] = ramps
-    return env1_stage != STAGE_IDLE
+    return s[S_ENV1_STAGE] != STAGE_IDLE
 
 
 @njit(**JIT)

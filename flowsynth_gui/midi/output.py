@@ -1,0 +1,583 @@
+"""``MidiOut``: parameter changes and preview notes to an external synth, rate-limited.
+
+A fast drag must never flood a MIDI port (a DIN cable carries about 1,000 CC messages a second),
+yet the value the user lets go at must always arrive. So callers never send: they write the
+latest value per parameter into a small coalescing store (bounded by the CC map's size) and a
+sender thread drains it, at most one update per parameter every ``min_interval_s`` and within a
+global token bucket of ``max_messages_per_s`` (``burst`` messages may go at once, enough for a
+whole preset). Only values whose quantised CC data changed are sent.
+
+Three kinds of thread touch a ``MidiOut``:
+
+* callers (GUI, session): ``send_params``, ``note_on``... only update the store and notify;
+* the sender thread: takes due messages and sends them;
+* the watcher thread: polls the port list and (re)opens the port. It is separate from the sender
+  because a poll is slow (about 50 ms on JACK, where listing registers two clients) and must not
+  delay messages.
+
+Lock order: ``_port_lock`` (held while sending or swapping the port) before ``_lock`` (the
+store); never the other way round.
+
+>>> class Printer:
+...     def send(self, msg): print(msg.type, msg.control, msg.value)
+...     def close(self): pass
+>>> out = MidiOut(system=StaticPorts({"Synth": Printer()}), port="Synth")
+>>> out.wait_for_state("connected", timeout=5)
+True
+>>> out.send_params({"VCF1: Resonance": 1.0})
+1
+>>> out.flush(timeout=5)
+control_change 71 127
+True
+>>> out.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import mido
+
+from flowsynth_gui.midi.cc_map import CCBinding, CCMap, check_params, load_cc_map
+from flowsynth_gui.midi.ports import (
+    MidiPortError,
+    MidiSystem,
+    NoMidiSystemError,
+    OutputPort,
+    resolve_port_name,
+)
+
+__all__ = [
+    "DISCONNECTED",
+    "MidiOut",
+    "OutputSystem",
+    "RateLimits",
+    "STATE_CONNECTED",
+    "STATE_NO_PORT",
+    "StaticPorts",
+]
+
+STATE_CONNECTED = "connected"
+STATE_NO_PORT = "no port"
+DISCONNECTED = "disconnected: "
+ALL_SOUND_OFF = 120
+ALL_NOTES_OFF = 123
+MAX_QUEUED_NOTES = 512  # only reached if the port stalls; keeps memory bounded
+
+log = logging.getLogger(__name__)
+
+
+class OutputSystem(Protocol):
+    """Where ``MidiOut`` finds ports: a :class:`MidiSystem`, or a test double."""
+
+    def output_names(self) -> list[str]: ...
+
+    def open_output(self, name: str) -> OutputPort: ...
+
+    def open_virtual_output(self, name: str) -> OutputPort: ...
+
+
+class StaticPorts:
+    """A fixed set of ready output ports by name (for tests, docs and offline use)."""
+
+    def __init__(self, ports: Mapping[str, OutputPort]) -> None:
+        self.ports = dict(ports)
+
+    def output_names(self) -> list[str]:
+        return list(self.ports)
+
+    def open_output(self, name: str) -> OutputPort:
+        if name not in self.ports:
+            raise MidiPortError(f"MIDI output {name!r} is not available; "
+                                f"available: {', '.join(map(repr, self.ports)) or 'none'}")
+        return self.ports[name]
+
+    def open_virtual_output(self, name: str) -> OutputPort:
+        return self.open_output(name)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How fast ``MidiOut`` may send.
+
+    ``min_interval_s``: at most one update per parameter (both CCs of a 14-bit pair) this often.
+    ``max_messages_per_s`` and ``burst``: a token bucket over all messages; notes and flushes
+    may borrow from it (they must not wait), later CCs then wait until it refills.
+    """
+
+    min_interval_s: float = 0.02
+    max_messages_per_s: float = 1000.0
+    burst: int = 128
+
+    def __post_init__(self) -> None:
+        if self.min_interval_s < 0 or self.max_messages_per_s <= 0 or self.burst < 2:
+            raise ValueError("rate limits: min_interval_s >= 0, max_messages_per_s > 0 and "
+                             "burst >= 2 (a 14-bit pair is two messages)")
+
+
+def _check_channel(channel: int) -> int:
+    if isinstance(channel, bool) or not isinstance(channel, int) or not 1 <= channel <= 16:
+        raise ValueError(f"MIDI channel {channel!r}: channels are 1..16")
+    return channel
+
+
+def _check_note(note: int, velocity: int = 1) -> None:
+    if not (isinstance(note, int) and 0 <= note <= 127):
+        raise ValueError(f"MIDI note {note!r}: notes are 0..127")
+    if not (isinstance(velocity, int) and 0 <= velocity <= 127):
+        raise ValueError(f"velocity {velocity!r}: velocities are 0..127")
+
+
+class MidiOut:
+    """Sends synth parameters (via a :class:`CCMap`) and preview notes to one MIDI output.
+
+    ``port``: the output's name (None: no port yet, see :meth:`select_port`); with
+    ``virtual=True`` it names a port FlowSynth creates for other programs to connect to.
+    ``channel`` defaults to the map's channel (1..16). ``on_state_changed(state)`` runs on a
+    worker thread whenever :attr:`state` changes; keep it short (a GUI queues a signal).
+    The threads start at once; call :meth:`close` (or use ``with``) to stop them.
+    """
+
+    def __init__(self, cc_map: CCMap | None = None, *, system: OutputSystem | None = None,
+                 port: str | None = None, virtual: bool = False, channel: int | None = None,
+                 limits: RateLimits | None = None, poll_interval_s: float = 1.0,
+                 no_system_poll_s: float = 10.0,
+                 on_state_changed: Callable[[str], None] | None = None) -> None:
+        self._cc_map = cc_map if cc_map is not None else load_cc_map()
+        self._system: OutputSystem = system if system is not None else MidiSystem()
+        self._limits = limits or RateLimits()
+        self._poll_s = float(poll_interval_s)
+        # Without a MIDI system every poll fails (and ALSA prints to stderr): poll rarely.
+        self._no_system_poll_s = max(float(no_system_poll_s), self._poll_s)
+        self._channel = _check_channel(channel if channel is not None else self._cc_map.channel)
+
+        self._lock = threading.Lock()
+        self._work_ready = threading.Condition(self._lock)  # the sender waits on it
+        self._idle = threading.Condition(self._lock)  # flush() waits on it
+        self._state_changed = threading.Condition(self._lock)
+        self._port_lock = threading.Lock()
+        self._listener_lock = threading.RLock()  # listeners hear states in order
+        self._wake_watcher = threading.Event()
+
+        self._target = port
+        self._virtual = virtual
+        self._port: OutputPort | None = None
+        self._port_key: tuple[str, bool] | None = None  # (resolved name, virtual) when open
+        self._connected = False
+        self._closing = False
+        self._state = STATE_NO_PORT if port is None else f"{DISCONNECTED}connecting to {port!r}"
+        self._listeners: list[Callable[[str], None]] = []
+        if on_state_changed is not None:
+            self._listeners.append(on_state_changed)
+
+        self._latest: dict[str, float] = {}  # every value asked for, mapped or not
+        self._latest_q: dict[str, int] = {}  # quantised, for mapped parameters
+        self._pending: dict[str, int] = {}  # the coalescing store: parameter -> latest value
+        self._sent: dict[int, int] = {}  # CC -> data last sent on this connection and channel
+        self._next_ok: dict[str, float] = {}  # parameter -> earliest next send (monotonic)
+        self._notes: deque[tuple[str, int, int]] = deque(maxlen=MAX_QUEUED_NOTES)
+        self._sounding: set[tuple[int, int]] = set()  # (channel, note) we switched on
+        self._tokens = float(self._limits.burst)
+        self._refilled = time.monotonic()
+        self._expedite = False
+        self._in_flight = 0
+        self._counts = {"messages_sent": 0, "send_calls": 0, "notes_dropped": 0,
+                        "send_errors": 0}
+
+        self._sender = threading.Thread(target=self._sender_loop, name="midi-out-sender",
+                                        daemon=True)
+        self._watcher = threading.Thread(target=self._watch_loop, name="midi-out-watcher",
+                                         daemon=True)
+        self._sender.start()
+        self._watcher.start()
+
+    # -- public API (any thread) ----------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """'connected', 'disconnected: <reason>' or 'no port'."""
+        with self._lock:
+            return self._state
+
+    @property
+    def port_name(self) -> str | None:
+        """The port asked for (None: none selected)."""
+        with self._lock:
+            return self._target
+
+    @property
+    def cc_map(self) -> CCMap:
+        return self._cc_map
+
+    @property
+    def channel(self) -> int:
+        with self._lock:
+            return self._channel
+
+    @channel.setter
+    def channel(self, channel: int) -> None:
+        """Switch channel; the receiver on the new channel then gets every current value."""
+        _check_channel(channel)
+        with self._lock:
+            if channel != self._channel:
+                self._channel = channel
+                self._resend_all_locked()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: messages_sent, send_calls, notes_dropped, send_errors."""
+        with self._lock:
+            return dict(self._counts)
+
+    def add_state_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(state)`` on every state change (worker thread); returns an unsubscribe."""
+        with self._listener_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listener_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def wait_for_state(self, prefix: str, timeout: float) -> bool:
+        """Wait until :attr:`state` starts with ``prefix`` (e.g. 'connected'); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._state.startswith(prefix):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._state_changed.wait(remaining)
+            return True
+
+    def select_port(self, port: str | None, virtual: bool = False) -> None:
+        """Send to another port (None: none); the watcher thread switches over."""
+        with self._lock:
+            self._target, self._virtual = port, virtual
+        self._wake_watcher.set()
+
+    def set_cc_map(self, cc_map: CCMap) -> None:
+        """Use another map from now on; every current value is sent again through it."""
+        with self._lock:
+            self._cc_map = cc_map
+            self._resend_all_locked()
+
+    def send_params(self, values: Mapping[str, float]) -> int:
+        """Queue normalised parameter values; returns how many mapped values changed.
+
+        Unmapped parameters are remembered (a later map may carry them) but not sent. Raises
+        :class:`~flowsynth_gui.synth.params.ParameterError` for unknown names or values outside
+        [0, 1]. Never blocks on the port; after :meth:`close` it does nothing.
+        """
+        checked = check_params(values)
+        with self._lock:
+            if self._closing:
+                return 0
+            self._counts["send_calls"] += 1
+            self._latest.update(checked)
+            changed = 0
+            for name, value in checked.items():
+                binding = self._cc_map.binding(name)
+                if binding is None:
+                    continue
+                quantised = binding.quantise(value)
+                if self._latest_q.get(name) != quantised:
+                    self._latest_q[name] = quantised
+                    self._pending[name] = quantised
+                    changed += 1
+            if changed:
+                self._work_ready.notify()
+            return changed
+
+    def resend_all(self) -> None:
+        """Send every current value again (e.g. after the user reloaded the external synth)."""
+        with self._lock:
+            self._resend_all_locked()
+
+    def note_on(self, note: int, velocity: int = 100) -> None:
+        """Preview a note; the pending parameter values go out first, so it plays the patch
+        the user sees. Dropped (and counted) while disconnected: a late note would surprise."""
+        _check_note(note, velocity)
+        self._queue_note("on" if velocity > 0 else "off", note, velocity)
+
+    def note_off(self, note: int) -> None:
+        _check_note(note)
+        self._queue_note("off", note, 0)
+
+    def panic(self) -> None:
+        """Note-off for every note we started, then All Notes Off and All Sound Off."""
+        self._queue_note("panic", 0, 0)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Send everything queued now (ignoring the per-parameter interval, not the budget)
+        and wait until it has gone out. False on timeout or while not connected."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._expedite = True
+            self._work_ready.notify()
+            while self._pending or self._notes or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if not self._connected or remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return self._connected
+
+    def close(self) -> None:
+        """Stop both threads (joined) and close the port. Queued values are not sent."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            self._work_ready.notify_all()
+            self._idle.notify_all()
+        self._wake_watcher.set()
+        self._sender.join()
+        self._watcher.join()
+        self._drop_port(None)
+
+    def __enter__(self) -> MidiOut:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- store helpers (caller holds _lock) -------------------------------------------------
+    def _resend_all_locked(self) -> None:
+        self._sent.clear()
+        self._next_ok.clear()
+        self._latest_q.clear()
+        self._pending.clear()
+        for name, value in self._latest.items():
+            binding = self._cc_map.binding(name)
+            if binding is not None:
+                self._latest_q[name] = self._pending[name] = binding.quantise(value)
+        self._work_ready.notify()
+
+    def _queue_note(self, kind: str, note: int, velocity: int) -> None:
+        with self._lock:
+            if self._closing or not self._connected:
+                self._counts["notes_dropped"] += kind != "panic"
+                return
+            self._notes.append((kind, note, velocity))
+            self._work_ready.notify()
+
+    # -- sender thread ------------------------------------------------------------------------
+    def _sender_loop(self) -> None:
+        while True:
+            with self._lock:
+                while True:
+                    if self._closing:
+                        return
+                    messages, wait = self._take_work(time.monotonic())
+                    if messages:
+                        self._in_flight += 1
+                        break
+                    self._idle.notify_all()
+                    self._work_ready.wait(wait)
+            self._send_batch(messages)
+            with self._lock:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _take_work(self, now: float) -> tuple[list[mido.Message], float | None]:
+        """Messages due now, or none and how long to wait (None: until notified)."""
+        if not self._connected:
+            return [], None
+        self._refill(now)
+        if self._notes:
+            # The preview must sound the current patch: pending values go first, at once.
+            messages, _ = self._take_params(now, force=True)
+            return messages + self._take_notes(), None
+        messages, wait = self._take_params(now, force=self._expedite)
+        if not self._pending:
+            self._expedite = False
+        return messages, wait
+
+    def _refill(self, now: float) -> None:
+        limits = self._limits
+        elapsed = now - self._refilled
+        self._tokens = min(float(limits.burst), self._tokens + elapsed * limits.max_messages_per_s)
+        self._refilled = now
+
+    def _take_params(self, now: float, force: bool) -> tuple[list[mido.Message], float | None]:
+        """Due, changed parameters within the budget; ``force`` ignores the interval (notes
+        also ignore the budget: they go into debt)."""
+        messages: list[mido.Message] = []
+        wait: float | None = None
+        for name in list(self._pending):
+            binding = self._cc_map.binding(name)
+            due = self._next_ok.get(name, 0.0)
+            if binding is not None and not force and due > now:
+                wait = due - now if wait is None else min(wait, due - now)
+                continue
+            pairs = self._changed_pairs(binding, self._pending[name]) if binding else ()
+            if pairs and not (force and self._notes) and self._tokens < len(pairs):
+                shortfall = (len(pairs) - self._tokens) / self._limits.max_messages_per_s
+                wait = shortfall if wait is None else min(wait, shortfall)
+                break  # keep the store's order: no parameter overtakes a waiting one
+            del self._pending[name]
+            if not pairs:
+                continue
+            self._tokens -= len(pairs)
+            self._next_ok[name] = now + self._limits.min_interval_s
+            messages.extend(self._cc_messages(pairs))
+        return messages, wait
+
+    def _changed_pairs(self, binding: CCBinding, quantised: int) -> tuple[tuple[int, int], ...]:
+        """The (cc, data) pairs that differ from what the receiver has."""
+        pairs = binding.cc_values(quantised)
+        if binding.bits == 7:
+            return pairs if self._sent.get(pairs[0][0]) != pairs[0][1] else ()
+        (msb_cc, msb), (lsb_cc, lsb) = pairs
+        if self._sent.get(msb_cc) != msb:
+            return pairs  # a new MSB resets the receiver's LSB (MIDI 1.0): send both
+        return ((lsb_cc, lsb),) if self._sent.get(lsb_cc) != lsb else ()
+
+    def _cc_messages(self, pairs: tuple[tuple[int, int], ...]) -> list[mido.Message]:
+        channel = self._channel - 1
+        for cc, data in pairs:
+            self._sent[cc] = data
+        return [mido.Message("control_change", channel=channel, control=cc, value=data)
+                for cc, data in pairs]
+
+    def _take_notes(self) -> list[mido.Message]:
+        messages: list[mido.Message] = []
+        channel = self._channel - 1
+        while self._notes:
+            kind, note, velocity = self._notes.popleft()
+            if kind == "on":
+                self._sounding.add((channel, note))
+                messages.append(mido.Message("note_on", channel=channel, note=note,
+                                             velocity=velocity))
+            elif kind == "off":
+                self._sounding.discard((channel, note))
+                messages.append(mido.Message("note_off", channel=channel, note=note))
+            else:
+                messages.extend(self._panic_messages(channel))
+        self._tokens -= len(messages)
+        return messages
+
+    def _panic_messages(self, channel: int) -> list[mido.Message]:
+        messages = [mido.Message("note_off", channel=ch, note=n)
+                    for ch, n in sorted(self._sounding)]
+        for ch in sorted({channel} | {ch for ch, _ in self._sounding}):
+            messages.append(mido.Message("control_change", channel=ch, control=ALL_NOTES_OFF))
+            messages.append(mido.Message("control_change", channel=ch, control=ALL_SOUND_OFF))
+        self._sounding.clear()
+        return messages
+
+    def _send_batch(self, messages: list[mido.Message]) -> None:
+        failure: str | None = None
+        with self._port_lock:
+            port, key = self._port, self._port_key
+            if port is None or key is None:
+                return  # disconnected meanwhile; a reconnect sends every value again
+            sent = 0
+            try:
+                for message in messages:
+                    port.send(message)
+                    sent += 1
+            except Exception as err:  # backends raise their own types; all mean "port gone"
+                failure = f"{DISCONNECTED}sending to MIDI output {key[0]!r} failed: {err}"
+            with self._lock:
+                self._counts["messages_sent"] += sent
+                self._counts["send_errors"] += failure is not None
+        if failure is not None:
+            self._drop_port(failure)
+            self._wake_watcher.set()
+
+    # -- watcher thread -----------------------------------------------------------------------
+    def _watch_loop(self) -> None:
+        while True:
+            self._wake_watcher.clear()
+            with self._lock:
+                if self._closing:
+                    return
+            delay = self._check_port()
+            self._wake_watcher.wait(delay)
+
+    def _check_port(self) -> float:
+        """Bring the port in line with the target; returns the delay until the next poll."""
+        with self._lock:
+            target, virtual = self._target, self._virtual
+        if target is None:
+            self._drop_port(STATE_NO_PORT)
+            return self._poll_s
+        if virtual:
+            if self._port_key != (target, True):
+                self._drop_port(None)
+                self._open(target, True)
+            return self._poll_s
+        try:
+            names = self._system.output_names()
+        except NoMidiSystemError as err:
+            self._drop_port(f"{DISCONNECTED}{err}")
+            return self._no_system_poll_s
+        except MidiPortError as err:
+            self._drop_port(f"{DISCONNECTED}{err}")
+            return self._poll_s
+        resolved = resolve_port_name(target, names)
+        if resolved is not None and self._port_key == (resolved, False):
+            return self._poll_s  # still there
+        if resolved is None:
+            available = ", ".join(map(repr, names)) or "none"
+            self._drop_port(f"{DISCONNECTED}MIDI output {target!r} is not available; "
+                            f"available: {available}")
+            return self._poll_s
+        self._drop_port(None)
+        self._open(resolved, False)
+        return self._poll_s
+
+    def _open(self, name: str, virtual: bool) -> None:
+        try:
+            if virtual:
+                port = self._system.open_virtual_output(name)
+            else:
+                port = self._system.open_output(name)
+        except MidiPortError as err:
+            self._set_state(f"{DISCONNECTED}{err}")
+            return
+        with self._port_lock:
+            self._port, self._port_key = port, (name, virtual)
+            with self._lock:
+                self._connected = True
+                # A (re)connected receiver knows nothing of us: every current value goes out.
+                self._resend_all_locked()
+        self._set_state(STATE_CONNECTED)
+
+    def _drop_port(self, new_state: str | None) -> None:
+        """Close the port (if open) and, unless None, switch to ``new_state``."""
+        with self._port_lock:
+            port, self._port, self._port_key = self._port, None, None
+            with self._lock:
+                self._connected = False
+                self._notes.clear()
+                self._sounding.clear()  # the receiver may be another instance next time
+                self._idle.notify_all()
+        if port is not None:
+            try:
+                port.close()
+            except Exception as err:  # a vanished port may fail to close; it is gone anyway
+                log.debug("closing MIDI output failed: %s", err)
+        if new_state is not None:
+            self._set_state(new_state)
+
+    def _set_state(self, state: str) -> None:
+        with self._listener_lock:
+            with self._lock:
+                if state == self._state:
+                    return
+                self._state = state
+                self._state_changed.notify_all()
+            for listener in list(self._listeners):
+                try:
+                    listener(state)
+                except Exception:  # a broken listener must not stop the watcher
+                    log.exception("MIDI output state listener failed")

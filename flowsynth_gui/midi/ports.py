@@ -1,0 +1,182 @@
+"""MIDI port listing and opening through mido, with errors a user can act on.
+
+The backend is mido's rtmidi with the platform's default API (ALSA on Linux, CoreMIDI on macOS,
+MME on Windows); ``FLOWSYNTH_MIDI_API`` (e.g. ``UNIX_JACK``) or the ``api`` argument picks another.
+A machine without any MIDI system (no ALSA sequencer, no JACK server) is an ordinary situation,
+not a crash: every call raises :class:`NoMidiSystemError` ("no MIDI system: ...") instead.
+
+>>> system = MidiSystem(api="UNIX_JACK")
+>>> system.description
+'rtmidi (UNIX_JACK)'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import mido
+
+__all__ = [
+    "API_ENV",
+    "DEFAULT_BACKEND",
+    "InputPort",
+    "MidiPortError",
+    "MidiSystem",
+    "NoMidiSystemError",
+    "OutputPort",
+    "resolve_port_name",
+]
+
+API_ENV = "FLOWSYNTH_MIDI_API"
+DEFAULT_BACKEND = "mido.backends.rtmidi"
+DEFAULT_CLIENT_NAME = "FlowSynth"
+# rtmidi APIs that cannot create virtual ports (Windows MME: use loopMIDI or similar instead).
+_NO_VIRTUAL_APIS = ("WINDOWS_MM",)
+
+
+class MidiPortError(RuntimeError):
+    """A MIDI port that cannot be listed or opened; the message says which and what exists."""
+
+
+class NoMidiSystemError(MidiPortError):
+    """No MIDI system answers at all (no ALSA sequencer, no JACK server, backend missing)."""
+
+
+class OutputPort(Protocol):
+    """What the services need of an output port (a mido port, or a test double)."""
+
+    def send(self, msg: mido.Message) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InputPort(Protocol):
+    def close(self) -> None: ...
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names) if names else "none"
+
+
+def resolve_port_name(wanted: str, available: Sequence[str]) -> str | None:
+    """The available port that ``wanted`` names: exact, else the only one starting with it.
+
+    The prefix rule keeps a saved ALSA name working when its client number changes
+    ('Midi Through:Midi Through Port-0' finds 'Midi Through:Midi Through Port-0 14:0').
+    """
+    if wanted in available:
+        return wanted
+    candidates = [name for name in available if name.startswith(wanted)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+class MidiSystem:
+    """Port listing and opening on one mido backend (default: rtmidi, platform API).
+
+    ``backend`` is a mido backend module name ('mido.backends.rtmidi') or a ready object with
+    mido.Backend's methods (tests pass a double). ``client_name`` names the client of virtual
+    ports (JACK shows it as 'FlowSynth:<port>').
+    """
+
+    def __init__(self, backend: str | Any = DEFAULT_BACKEND, api: str | None = None,
+                 client_name: str = DEFAULT_CLIENT_NAME) -> None:
+        if api is None:
+            api = os.environ.get(API_ENV) or None
+        self.api = api
+        self.client_name = client_name
+        if isinstance(backend, str):
+            self.backend_name = backend
+            # use_environ=False: MIDO_* variables must not redirect FlowSynth's ports silently.
+            self._backend: Any = mido.Backend(backend, api=api, load=False, use_environ=False)
+        else:
+            self.backend_name = getattr(backend, "name", type(backend).__name__)
+            self._backend = backend
+
+    @property
+    def description(self) -> str:
+        """e.g. 'rtmidi (UNIX_JACK)' or 'rtmidi (default API)', for status lines."""
+        short = self.backend_name.rsplit(".", 1)[-1]
+        return f"{short} ({self.api or 'default API'})"
+
+    @property
+    def supports_virtual(self) -> bool:
+        """Whether this backend can create virtual ports that other programs connect to."""
+        if self.backend_name != DEFAULT_BACKEND:
+            return True  # other backends say so when opening fails
+        api = self.api or ("WINDOWS_MM" if sys.platform == "win32" else None)
+        return api not in _NO_VIRTUAL_APIS
+
+    # -- listing ----------------------------------------------------------------------------
+    def output_names(self) -> list[str]:
+        """Names of the ports we can send to; NoMidiSystemError when no MIDI system answers."""
+        return self._list(self._backend.get_output_names)
+
+    def input_names(self) -> list[str]:
+        """Names of the ports we can receive from; NoMidiSystemError when none answers."""
+        return self._list(self._backend.get_input_names)
+
+    def _list(self, lister: Callable[[], list[str]]) -> list[str]:
+        try:
+            return list(lister())
+        except ValueError as err:  # mido: 'unknown API X' / 'API X not compiled in'
+            raise MidiPortError(self._api_hint(err)) from None
+        except Exception as err:  # each backend raises its own types
+            # rtmidi raises SystemError (an OSError) without an ALSA sequencer; an ImportError
+            # means the backend library is missing. Both mean the same to the user.
+            raise NoMidiSystemError(f"no MIDI system ({self.description}): {err}") from None
+
+    def _api_hint(self, err: Exception) -> str:
+        try:
+            apis = self._backend.module.get_api_names()
+        except Exception:  # only for the hint
+            apis = []
+        return (f"MIDI API {self.api!r} cannot be used ({err}); set {API_ENV} to one of "
+                f"{_quoted(apis)} or unset it for the platform default")
+
+    # -- opening ----------------------------------------------------------------------------
+    def open_output(self, name: str) -> OutputPort:
+        """Open the output port ``name``; MidiPortError listing the ports when it is missing."""
+        return self._open(name, "output", self.output_names(), self._backend.open_output)
+
+    def open_input(self, name: str, callback: Callable[[mido.Message], None]) -> InputPort:
+        """Open the input port ``name``; ``callback`` runs on the backend's MIDI thread."""
+        return self._open(name, "input", self.input_names(), self._backend.open_input,
+                          callback=callback)
+
+    def open_virtual_output(self, name: str) -> OutputPort:
+        """Create an output port other programs can connect to (not on Windows MME)."""
+        return self._open_virtual(name, "output", self._backend.open_output)
+
+    def open_virtual_input(self, name: str,
+                           callback: Callable[[mido.Message], None]) -> InputPort:
+        """Create an input port other programs can send to (not on Windows MME)."""
+        return self._open_virtual(name, "input", self._backend.open_input, callback=callback)
+
+    def _open(self, name: str, kind: str, available: list[str],
+              opener: Callable[..., Any], **kwargs: Any) -> Any:
+        resolved = resolve_port_name(name, available)
+        if resolved is None:
+            raise MidiPortError(
+                f"MIDI {kind} {name!r} is not available; available: {_quoted(available)}")
+        try:
+            return opener(resolved, **kwargs)
+        except Exception as err:  # backend-specific types
+            raise MidiPortError(f"cannot open MIDI {kind} {resolved!r}: {err}") from None
+
+    def _open_virtual(self, name: str, kind: str, opener: Callable[..., Any],
+                      **kwargs: Any) -> Any:
+        if not self.supports_virtual:
+            raise MidiPortError(
+                f"this MIDI system ({self.description}) cannot create a virtual {kind} port; "
+                "install a loopback driver (e.g. loopMIDI) and choose its port instead")
+        try:
+            return opener(name, virtual=True, client_name=self.client_name, **kwargs)
+        except (OSError, ImportError) as err:  # rtmidi's SystemError is an OSError
+            raise NoMidiSystemError(
+                f"no MIDI system ({self.description}): cannot create virtual MIDI {kind} "
+                f"{name!r}: {err}") from None
+        except Exception as err:  # backend-specific types
+            raise MidiPortError(f"cannot create virtual MIDI {kind} {name!r}: {err}") from None
