@@ -235,7 +235,7 @@ class MidiOut:
             return dict(self._counts)
 
     def add_state_listener(self, listener: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``listener(state)`` on every state change (worker thread); returns an unsubscribe."""
+        """Call ``listener(state)`` on each state change (worker thread); returns an unsubscribe."""
         with self._listener_lock:
             self._listeners.append(listener)
 
