@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -70,17 +71,22 @@ def test_read_into_allocates_no_buffer() -> None:
     ring = FrameRing(capacity=3 * frames - 100)  # not a multiple: reads wrap at varying points
     block = _frames(0, frames)
     out = np.empty((frames, 2), dtype=np.float32)
-    ring.write(block)
-    ring.read_into(out)  # warm up any lazily created state
-    tracemalloc.start()
-    try:
-        before = tracemalloc.take_snapshot()
-        current, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for i in range(3000):
+
+    def run(rounds: int) -> None:
+        for i in range(rounds):
             if i % 3:
                 ring.write(block)
             ring.read_into(out)  # every third read runs short: the underrun path too
+
+    tracemalloc.start()
+    try:
+        # Warm up under tracing, until the counters have left CPython's small-int cache: the
+        # ints they hold are then traced objects before and after alike.
+        run(1000)
+        before = tracemalloc.take_snapshot()
+        current, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        run(3000)
         after = tracemalloc.take_snapshot()
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -101,7 +107,10 @@ def test_a_producer_and_a_consumer_thread_pass_every_frame_in_order() -> None:
     def produce() -> None:
         done = 0
         while done < total:
-            done += ring.write(_frames(done, min(chunk, total - done)))
+            written = ring.write(_frames(done, min(chunk, total - done)))
+            done += written
+            if not written:
+                time.sleep(0)  # full: let the consumer have the GIL
 
     producer = threading.Thread(target=produce)
     producer.start()
@@ -111,6 +120,8 @@ def test_a_producer_and_a_consumer_thread_pass_every_frame_in_order() -> None:
         if available:
             got += ring.read_into(out[:available])
             received[got - available:got] = out[:available]
+        else:
+            time.sleep(0)  # empty: let the producer have the GIL
     producer.join()
     np.testing.assert_array_equal(received, _frames(0, total))
     assert ring.underruns == 0

@@ -287,7 +287,7 @@ class MidiOut:
                 binding = self._cc_map.binding(name)
                 if binding is None:
                     continue
-                quantised = binding.quantise(value)
+                quantised = round(value * binding.steps)  # checked above: binding.quantise
                 if self._latest_q.get(name) != quantised:
                     self._latest_q[name] = quantised
                     self._pending[name] = quantised

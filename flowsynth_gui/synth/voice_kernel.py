@@ -404,7 +404,7 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
     mix = np.empty(CONTROL_PERIOD)
     osc1 = np.empty(CONTROL_PERIOD)
     n = start
-    while n < stop:
+    while n < stop and s[S_ENV1_STAGE] != STAGE_IDLE:  # a finished voice adds nothing
         if s[S_COUNTDOWN] <= 0.0:
             if smoothing and smooth_params(target, smoothed, smooth_coef):
                 s[S_DIRTY] = 1.0
