@@ -150,7 +150,10 @@ class MidiOut:
                  no_system_poll_s: float = 10.0,
                  on_state_changed: Callable[[str], None] | None = None) -> None:
         self._cc_map = cc_map if cc_map is not None else load_cc_map()
-        self._system: OutputSystem = system if system is not None else MidiSystem()
+        self._own_system: MidiSystem | None = None  # made here, so closed by close()
+        if system is None:
+            system = self._own_system = MidiSystem()
+        self._system: OutputSystem = system
         self._limits = limits or RateLimits()
         self._poll_s = float(poll_interval_s)
         # Without a MIDI system every poll fails (and ALSA prints to stderr): poll rarely.
@@ -341,6 +344,8 @@ class MidiOut:
         self._sender.join()
         self._watcher.join()
         self._drop_port(None)
+        if self._own_system is not None:
+            self._own_system.close()
 
     def __enter__(self) -> MidiOut:
         return self

@@ -46,8 +46,9 @@ __all__ = [
     "standard_normal_log_prob",
 ]
 
-# Reported for monitoring only: per-element MSE of the reconstructed mel / predicted params.
-DIAGNOSTIC_TERMS = ("mel_mse", "param_mse")
+# Reported for monitoring only: per-element MSE of the reconstructed mel and of the predicted
+# parameters, and the latent regulariser before its weight (beta is 0 early in a warm-up).
+DIAGNOSTIC_TERMS = ("mel_mse", "param_mse", "kl_unweighted", "mmd_unweighted")
 
 _LOG_2PI = math.log(2.0 * math.pi)
 

@@ -79,7 +79,30 @@ def fast_sin_cycle(t: float) -> float:
 
 @njit(**JIT)
 def poly_blep(t: float, dt: float) -> float:
-    """Band-limited step residual (2-sample polynomial) at phase wraps."""
+    """Band-limited step residual at a phase wrap, for a step of -2 (subtract it).
+
+    Four samples wide (the integrated cubic B-spline) while a period spans more than eight
+    samples: about 10 dB less aliasing than the common two-sample polyBLEP; two samples wide
+    for the highest pitches, where four would overlap the next wrap.
+    """
+    if dt < 0.25:
+        if t < 2.0 * dt:
+            x = t / dt
+            if x < 1.0:
+                x2 = x * x
+                return -1.0 + x * (4.0 / 3.0) - x2 * x * (2.0 / 3.0) + x2 * x2 * 0.25
+            y = 2.0 - x
+            y2 = y * y
+            return -y2 * y2 / 12.0
+        if t > 1.0 - 2.0 * dt:
+            x = (t - 1.0) / dt
+            if x < -1.0:
+                y = x + 2.0
+                y2 = y * y
+                return y2 * y2 / 12.0
+            x2 = x * x
+            return 1.0 + x * (4.0 / 3.0) - x2 * x * (2.0 / 3.0) - x2 * x2 * 0.25
+        return 0.0
     if t < dt:
         x = t / dt
         return x + x - x * x - 1.0

@@ -95,6 +95,10 @@ SILENCE_LEVEL = 1e-5
 # (and learnable) in a dataset rendered at note 60.
 KEY_PIVOT = 36.0
 MIN_TIME_CONSTANT = 0.0015
+# The ladder's input stage saturates; a single oscillator at full level enters at 0.3, where
+# the clipper is nearly linear (its harmonics would alias at high notes), and the make-up gain
+# restores the level. Several oscillators, noise and feedback still drive it into saturation.
+LADDER_DRIVE, LADDER_MAKEUP = 0.6, 2.0
 HPF_OFF_BELOW = 30.001  # HPF: Frequency at its minimum (with no resonance) bypasses the filter
 
 
@@ -353,7 +357,7 @@ def filter_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tup
             g = min(ramps[R_G_RAW] * fast_exp2(ffm * osc1[n]), 6.3)
             big_g = g / (1.0 + g)
         sigma = (((big_g * lad1 + lad2) * big_g + lad3) * big_g + lad4) * (1.0 - big_g)
-        x_in = 1.2 * x * (1.0 + 0.5 * k)
+        x_in = LADDER_DRIVE * x * (1.0 + 0.5 * k)
         if feedback > 0.0:
             x_in += feedback * 1.5 * cubic_clip(2.0 * lady)
         u = cubic_clip((x_in - k * sigma) * denominator)
@@ -372,7 +376,7 @@ def filter_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tup
 
         env1, env1_stage = advance_envelope(env1, env1_stage, env1_shape)
         env2, env2_stage = advance_envelope(env2, env2_stage, env2_shape)
-        amp = env1 * e1_scale * lady
+        amp = env1 * e1_scale * lady * LADDER_MAKEUP
         out_l[offset + n] += amp * ramps[R_GAIN_L]
         out_r[offset + n] += amp * ramps[R_GAIN_R]
     s[S_LAD1], s[S_LAD2], s[S_LAD3], s[S_LAD4], s[S_LADY] = lad1, lad2, lad3, lad4, lady
