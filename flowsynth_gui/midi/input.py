@@ -260,6 +260,7 @@ class MidiIn:
         self.on_learned = on_learned
         self.channel = channel
         self._system: InputSystem | None = system
+        self._own_system: MidiSystem | None = None  # made by open(), closed by close()
         self._lock = threading.Lock()
         self._port: InputPort | None = None
         self.port_name: str | None = None
@@ -276,8 +277,9 @@ class MidiIn:
     # -- ports --------------------------------------------------------------------------------
     def open(self, port: str, virtual: bool = False) -> None:
         """Listen to ``port`` (or create a virtual input of that name); MidiPortError if not."""
-        system = self._system if self._system is not None else MidiSystem()
-        self._system = system
+        system = self._system
+        if system is None:
+            system = self._system = self._own_system = MidiSystem()
         self.close_port()
         if virtual:
             opened = system.open_virtual_input(port, self._on_message)
@@ -298,6 +300,8 @@ class MidiIn:
         self.close_port()
         if self._saver is not None:
             self._saver.close()
+        if self._own_system is not None:
+            self._own_system.close()
 
     def __enter__(self) -> MidiIn:
         return self

@@ -2,10 +2,9 @@
 
 A fast drag must never flood a MIDI port (a DIN cable carries about 1,000 CC messages a second),
 yet the value the user lets go at must always arrive. So callers never send: they write the
-latest value per parameter into a small coalescing store (bounded by the CC map's size) and a
-sender thread drains it, at most one update per parameter every ``min_interval_s`` and within a
-global token bucket of ``max_messages_per_s`` (``burst`` messages may go at once, enough for a
-whole preset). Only values whose quantised CC data changed are sent.
+latest value per parameter into a coalescing store (:class:`~flowsynth_gui.midi.throttle.
+Throttle`, bounded by the CC map's size) and a sender thread drains it within the
+:class:`RateLimits`. Only values whose quantised CC data changed are sent.
 
 Three kinds of thread touch a ``MidiOut``:
 
@@ -37,14 +36,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 import mido
 
-from flowsynth_gui.midi.cc_map import CCBinding, CCMap, check_params, load_cc_map
+from flowsynth_gui.midi.cc_map import CCMap, check_params, load_cc_map
 from flowsynth_gui.midi.ports import (
     MidiPortError,
     MidiSystem,
@@ -52,6 +49,7 @@ from flowsynth_gui.midi.ports import (
     OutputPort,
     resolve_port_name,
 )
+from flowsynth_gui.midi.throttle import RateLimits, Throttle
 
 __all__ = [
     "DISCONNECTED",
@@ -66,9 +64,6 @@ __all__ = [
 STATE_CONNECTED = "connected"
 STATE_NO_PORT = "no port"
 DISCONNECTED = "disconnected: "
-ALL_SOUND_OFF = 120
-ALL_NOTES_OFF = 123
-MAX_QUEUED_NOTES = 512  # only reached if the port stalls; keeps memory bounded
 
 log = logging.getLogger(__name__)
 
@@ -100,25 +95,6 @@ class StaticPorts:
 
     def open_virtual_output(self, name: str) -> OutputPort:
         return self.open_output(name)
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """How fast ``MidiOut`` may send.
-
-    ``min_interval_s``: at most one update per parameter (both CCs of a 14-bit pair) this often.
-    ``max_messages_per_s`` and ``burst``: a token bucket over all messages; notes and flushes
-    may borrow from it (they must not wait), later CCs then wait until it refills.
-    """
-
-    min_interval_s: float = 0.02
-    max_messages_per_s: float = 1000.0
-    burst: int = 128
-
-    def __post_init__(self) -> None:
-        if self.min_interval_s < 0 or self.max_messages_per_s <= 0 or self.burst < 2:
-            raise ValueError("rate limits: min_interval_s >= 0, max_messages_per_s > 0 and "
-                             "burst >= 2 (a 14-bit pair is two messages)")
 
 
 def _check_channel(channel: int) -> int:
@@ -154,11 +130,10 @@ class MidiOut:
         if system is None:
             system = self._own_system = MidiSystem()
         self._system: OutputSystem = system
-        self._limits = limits or RateLimits()
         self._poll_s = float(poll_interval_s)
         # Without a MIDI system every poll fails (and ALSA prints to stderr): poll rarely.
         self._no_system_poll_s = max(float(no_system_poll_s), self._poll_s)
-        self._channel = _check_channel(channel if channel is not None else self._cc_map.channel)
+        _check_channel(channel if channel is not None else self._cc_map.channel)
 
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)  # the sender waits on it
@@ -179,16 +154,8 @@ class MidiOut:
         if on_state_changed is not None:
             self._listeners.append(on_state_changed)
 
-        self._latest: dict[str, float] = {}  # every value asked for, mapped or not
-        self._latest_q: dict[str, int] = {}  # quantised, for mapped parameters
-        self._pending: dict[str, int] = {}  # the coalescing store: parameter -> latest value
-        self._sent: dict[int, int] = {}  # CC -> data last sent on this connection and channel
-        self._next_ok: dict[str, float] = {}  # parameter -> earliest next send (monotonic)
-        self._notes: deque[tuple[str, int, int]] = deque(maxlen=MAX_QUEUED_NOTES)
-        self._sounding: set[tuple[int, int]] = set()  # (channel, note) we switched on
-        self._tokens = float(self._limits.burst)
-        self._refilled = time.monotonic()
-        self._expedite = False
+        self._throttle = Throttle(self._cc_map, channel if channel is not None
+                                  else self._cc_map.channel, limits or RateLimits())
         self._in_flight = 0
         self._counts = {"messages_sent": 0, "send_calls": 0, "notes_dropped": 0,
                         "send_errors": 0}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -62,6 +63,14 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names) if names else "none"
 
 
+def _delete_listers(listers: dict[str, Any], lock: threading.Lock) -> None:
+    with lock:
+        kept = list(listers.values())
+        listers.clear()
+    for lister in kept:
+        lister.delete()
+
+
 def resolve_port_name(wanted: str, available: Sequence[str]) -> str | None:
     """The available port that ``wanted`` names: exact, else the only one starting with it.
 
@@ -90,6 +99,10 @@ class MidiSystem:
         self.client_name = client_name
         self._listers: dict[str, Any] = {}  # kind -> kept rtmidi client, see _keeps_listers
         self._lister_lock = threading.Lock()
+        # A JACK client still open when Python exits makes the server report xruns: close
+        # the kept clients at exit (or when collected) even if nobody called close().
+        self._finalizer = weakref.finalize(self, _delete_listers, self._listers,
+                                           self._lister_lock)
         if isinstance(backend, str):
             self.backend_name = backend
             # use_environ=False: MIDO_* variables must not redirect FlowSynth's ports silently.
@@ -161,10 +174,7 @@ class MidiSystem:
 
     def close(self) -> None:
         """Let go of the kept listing clients (listing again makes new ones)."""
-        with self._lister_lock:
-            listers, self._listers = list(self._listers.values()), {}
-        for lister in listers:
-            lister.delete()
+        _delete_listers(self._listers, self._lister_lock)
 
     def _api_hint(self, err: Exception) -> str:
         try:

@@ -113,11 +113,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: FlowSynthModel,
     unknown = _unknown_names(metadata.param_names)
     if unknown:
         raise ValueError(f"save_checkpoint: parameter names unknown to the synth: {unknown}")
-    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
-    with atomic_path(weights_path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-        digest, size = _file_digest(tmp)
-    sidecar = {
+    sidecar: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "created_by": f"flowsynth_gui {__version__}",
@@ -129,14 +125,19 @@ def save_checkpoint(path: str | os.PathLike[str], model: FlowSynthModel,
         "tag_pairs": [list(pair) for pair in metadata.tag_pairs],
         "tag_rules": metadata.tag_rules,
         "training": metadata.training,
-        "weights": {"file": weights_path.name, "sha256": digest, "bytes": size,
-                    "tensors": list(state)},
     }
-    try:
-        text = json.dumps(sidecar, indent=1, allow_nan=False)
+    try:  # before writing anything: bad metadata must not leave weights without a sidecar
+        json.dumps(sidecar, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"save_checkpoint: metadata must be JSON-serialisable and finite "
                          f"(tag_rules, training): {err}") from None
+    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+    with atomic_path(weights_path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+        digest, size = _file_digest(tmp)
+    sidecar["weights"] = {"file": weights_path.name, "sha256": digest, "bytes": size,
+                          "tensors": list(state)}
+    text = json.dumps(sidecar, indent=1, allow_nan=False)
     atomic_write_text(sidecar_path, text + "\n")
     return weights_path, sidecar_path
 

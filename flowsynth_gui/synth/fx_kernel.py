@@ -69,7 +69,8 @@ class FxState:
     delay: np.ndarray
     plate: np.ndarray
     plate_lines: np.ndarray  # (13, 2) int64: base offset, mask
-    plate_delays: np.ndarray  # 13 line delays, then 7 left and 7 right tap positions
+    plate_delays: np.ndarray  # 13 line delays, then the left and right tap positions
+    scratch: np.ndarray  # (4, CONTROL_PERIOD) work rows of the block-wise plate
 
     @classmethod
     def allocate(cls, sample_rate: float) -> FxState:
@@ -89,6 +90,7 @@ class FxState:
             plate=np.zeros(int(sum(sizes)), dtype=np.float32),  # halves cache traffic
             plate_lines=lines,
             plate_delays=np.zeros(N_LINES + 2 * N_TAPS, dtype=np.int64),
+            scratch=np.zeros((4, CONTROL_PERIOD)),
         )
 
     def reset(self) -> None:
@@ -117,24 +119,6 @@ def line_write(plate: np.ndarray, lines: np.ndarray, line: int, write: int, valu
 
 
 @njit(**JIT)
-def allpass(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: int,
-            gain: float, x: float) -> float:
-    delayed = line_read(plate, lines, line, write, delay)
-    v = x + gain * delayed
-    line_write(plate, lines, line, write, v)
-    return delayed - gain * v
-
-
-@njit(**JIT)
-def plate_taps(plate: np.ndarray, lines: np.ndarray, write: int, delays: np.ndarray,
-               first: int, tap_lines: np.ndarray, tap_signs: np.ndarray) -> float:
-    total = 0.0
-    for i in range(tap_lines.shape[0]):
-        total += tap_signs[i] * line_read(plate, lines, tap_lines[i], write, delays[first + i])
-    return total
-
-
-@njit(**JIT)
 def plate_settings(p: np.ndarray, sr: float, delays: np.ndarray) -> tuple:
     """Delay lengths and tap positions (into ``delays``) and the gains, from the parameters."""
     rate_scale = sr / PLATE_REFERENCE_RATE
@@ -153,34 +137,88 @@ def plate_settings(p: np.ndarray, sr: float, delays: np.ndarray) -> tuple:
 
 
 @njit(**JIT)
-def plate_sample(f: np.ndarray, plate: np.ndarray, lines: np.ndarray, delays: np.ndarray,
-                 settings: tuple, write: int, x: float) -> tuple[float, float]:
-    """One sample of Dattorro's plate (unmodulated tank), mono in, stereo out."""
-    diffusion_in, diffusion_in2, diffusion_tank, decay, damp = settings
-    line_write(plate, lines, L_PRE, write, x)
-    pre = line_read(plate, lines, L_PRE, write, delays[L_PRE])
-    f[F_BANDWIDTH] += 0.9995 * (pre - f[F_BANDWIDTH])
-    d = allpass(plate, lines, L_IN1, write, delays[L_IN1], diffusion_in, f[F_BANDWIDTH])
-    d = allpass(plate, lines, L_IN2, write, delays[L_IN2], diffusion_in, d)
-    d = allpass(plate, lines, L_IN3, write, delays[L_IN3], diffusion_in2, d)
-    d = allpass(plate, lines, L_IN4, write, delays[L_IN4], diffusion_in2, d)
+def allpass_run(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: int,
+                gain: float, signal: np.ndarray, count: int) -> None:
+    """A Schroeder allpass over ``count`` samples of ``signal``, in place."""
+    base, mask = lines[line, 0], lines[line, 1]
+    for j in range(count):
+        delayed = plate[base + ((write + j - delay) & mask)]
+        v = signal[j] + gain * delayed
+        plate[base + ((write + j) & mask)] = v
+        signal[j] = delayed - gain * v
 
-    end_a = line_read(plate, lines, L_D_A2, write, delays[L_D_A2])
-    end_b = line_read(plate, lines, L_D_B2, write, delays[L_D_B2])
+
+@njit(**JIT)
+def delay_run(plate: np.ndarray, lines: np.ndarray, line: int, write: int, delay: int,
+              signal: np.ndarray, count: int) -> None:
+    """Write ``signal`` into a delay line, then replace it with the line's delayed output."""
+    base, mask = lines[line, 0], lines[line, 1]
+    for j in range(count):
+        plate[base + ((write + j) & mask)] = signal[j]
+    for j in range(count):
+        signal[j] = plate[base + ((write + j - delay) & mask)]
+
+
+@njit(**JIT)
+def tap_run(plate: np.ndarray, lines: np.ndarray, write: int, delays: np.ndarray, first: int,
+            tap_lines: np.ndarray, tap_signs: np.ndarray, gain: float, out: np.ndarray,
+            start: int, count: int) -> None:
+    for i in range(tap_lines.shape[0]):
+        base, mask = lines[tap_lines[i], 0], lines[tap_lines[i], 1]
+        weight = gain * tap_signs[i]
+        offset = write - delays[first + i]
+        for j in range(count):
+            out[start + j] += weight * plate[base + ((offset + j) & mask)]
+
+
+@njit(**JIT)
+def plate_block(f: np.ndarray, plate: np.ndarray, lines: np.ndarray, delays: np.ndarray,
+                settings: tuple, scratch: np.ndarray, write: int, out_l: np.ndarray,
+                out_r: np.ndarray, start: int, count: int, wet: float) -> None:
+    """Dattorro's plate (unmodulated tank) over a block, adding ``wet`` x reverb to the outputs.
+
+    Line by line rather than sample by sample: each inner loop is short and regular. This is
+    exact because inside a block every line only feeds later lines, except the cross-feedback
+    between the tank halves, whose delays are longer than any block (``CONTROL_PERIOD``).
+    """
+    diffusion_in, diffusion_in2, diffusion_tank, decay, damp = settings
+    signal, end_a, end_b, tank = scratch[0], scratch[1], scratch[2], scratch[3]
+    for j in range(count):
+        signal[j] = 0.5 * (out_l[start + j] + out_r[start + j])
+    delay_run(plate, lines, L_PRE, write, delays[L_PRE], signal, count)
+    bandwidth = f[F_BANDWIDTH]
+    for j in range(count):
+        bandwidth += 0.9995 * (signal[j] - bandwidth)
+        signal[j] = bandwidth
+    f[F_BANDWIDTH] = bandwidth
+    for line, gain in ((L_IN1, diffusion_in), (L_IN2, diffusion_in), (L_IN3, diffusion_in2),
+                       (L_IN4, diffusion_in2)):
+        allpass_run(plate, lines, line, write, delays[line], gain, signal, count)
+    for j in range(count):
+        end_a[j] = line_read(plate, lines, L_D_A2, write + j, delays[L_D_A2])
+        end_b[j] = line_read(plate, lines, L_D_B2, write + j, delays[L_D_B2])
     for half in range(2):
         first = L_AP_A1 if half == 0 else L_AP_B1
         damp_slot = F_DAMP_A if half == 0 else F_DAMP_B
-        t = d + decay * (end_b if half == 0 else end_a)
-        t = allpass(plate, lines, first, write, delays[first], -diffusion_tank, t)
-        line_write(plate, lines, first + 1, write, t)
-        t = line_read(plate, lines, first + 1, write, delays[first + 1])
-        f[damp_slot] = t * (1.0 - damp) + f[damp_slot] * damp
-        t = allpass(plate, lines, first + 2, write, delays[first + 2], diffusion_tank * 0.714,
-                    f[damp_slot] * decay)
-        line_write(plate, lines, first + 3, write, t)
-    return (0.8 * plate_taps(plate, lines, write, delays, N_LINES, LEFT_TAP_LINES, LEFT_TAP_SIGNS),
-            0.8 * plate_taps(plate, lines, write, delays, N_LINES + N_TAPS, RIGHT_TAP_LINES,
-                             RIGHT_TAP_SIGNS))
+        other_end = end_b if half == 0 else end_a
+        for j in range(count):
+            tank[j] = signal[j] + decay * other_end[j]
+        allpass_run(plate, lines, first, write, delays[first], -diffusion_tank, tank, count)
+        delay_run(plate, lines, first + 1, write, delays[first + 1], tank, count)
+        state = f[damp_slot]
+        for j in range(count):
+            state = tank[j] * (1.0 - damp) + state * damp
+            tank[j] = state * decay
+        f[damp_slot] = state
+        allpass_run(plate, lines, first + 2, write, delays[first + 2], diffusion_tank * 0.714,
+                    tank, count)
+        base, mask = lines[first + 3, 0], lines[first + 3, 1]
+        for j in range(count):
+            plate[base + ((write + j) & mask)] = tank[j]
+    tap_run(plate, lines, write, delays, N_LINES, LEFT_TAP_LINES, LEFT_TAP_SIGNS,
+            0.8 * wet, out_l, start, count)
+    tap_run(plate, lines, write, delays, N_LINES + N_TAPS, RIGHT_TAP_LINES,
+            RIGHT_TAP_SIGNS, 0.8 * wet, out_r, start, count)
 
 
 @njit(**JIT)
@@ -222,62 +260,82 @@ def fx_tick_constants(p: np.ndarray, sr: float):  # noqa: ANN201 (numba tuple)
 @njit(**JIT)
 def fx_process(target: np.ndarray, smoothed: np.ndarray, f: np.ndarray, chorus: np.ndarray,
                delay: np.ndarray, plate: np.ndarray, lines: np.ndarray, delays: np.ndarray,
-               out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int, sr: float,
-               smoothing: bool) -> None:
+               scratch: np.ndarray, out_l: np.ndarray, out_r: np.ndarray, start: int,
+               stop: int, sr: float, smoothing: bool) -> None:
     """Run the bus in place over ``out_l``/``out_r`` samples ``start:stop``."""
     smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
     p = smoothed
-    chorus_mask = chorus.shape[1] - 1
-    delay_mask = delay.shape[1] - 1
     write = int(f[F_COUNTER])
-    countdown = int(f[F_COUNTDOWN])
     consts = fx_tick_constants(p, sr)
     reverb = plate_settings(p, sr, delays)
-    for n in range(start, stop):
-        if countdown <= 0:
+    n = start
+    while n < stop:
+        if f[F_COUNTDOWN] <= 0.0:
             if smoothing:
                 smooth_params(target, smoothed, smooth_coef)
             fx_control_tick(p, f, sr, CONTROL_PERIOD)
-            countdown = CONTROL_PERIOD
+            f[F_COUNTDOWN] = CONTROL_PERIOD
             consts = fx_tick_constants(p, sr)
             reverb = plate_settings(p, sr, delays)
         drive, chorus_wet, plate_wet, delay_wet, feedback, lp_coef, hp_coef = consts
-        countdown -= 1
-        for i in range(5):
+        count = min(int(f[F_COUNTDOWN]), stop - n)
+        if drive > 1.0001 or chorus_wet > 1e-4:
+            drive_and_chorus(f, chorus, write, out_l, out_r, n, count, drive, chorus_wet)
+        if plate_wet > 1e-4:
+            plate_block(f, plate, lines, delays, reverb, scratch, write, out_l, out_r, n, count,
+                        plate_wet)
+        if delay_wet > 1e-4:
+            echo_run(f, delay, write, out_l, out_r, n, count, delay_wet, feedback, lp_coef,
+                     hp_coef)
+        else:
+            f[F_DEL_T] += count * f[F_DDEL_T]
+        f[F_COUNTDOWN] -= count
+        write += count
+        n += count
+    f[F_COUNTER] = write
+
+
+@njit(**JIT)
+def drive_and_chorus(f: np.ndarray, chorus: np.ndarray, write: int, out_l: np.ndarray,
+                     out_r: np.ndarray, start: int, count: int, drive: float,
+                     chorus_wet: float) -> None:
+    """Saturation, then the chorus with its rotor, in place over ``count`` samples."""
+    mask = chorus.shape[1] - 1
+    norm = 1.0 / math.sqrt(drive)
+    for j in range(count):
+        n = start + j
+        for i in range(4):
             f[F_CD_L + i] += f[F_DCD_L + i]
         left, right = out_l[n], out_r[n]
         if drive > 1.0001:
-            norm = 1.0 / math.sqrt(drive)
             left = fast_tanh(drive * left) * norm
             right = fast_tanh(drive * right) * norm
-
         if chorus_wet > 1e-4:
-            chorus[0, write & chorus_mask] = left
-            chorus[1, write & chorus_mask] = right
-            wet_l = read_frac(chorus[0], chorus_mask, write, f[F_CD_L]) * f[F_AM_L]
-            wet_r = read_frac(chorus[1], chorus_mask, write, f[F_CD_R]) * f[F_AM_R]
+            chorus[0, (write + j) & mask] = left
+            chorus[1, (write + j) & mask] = right
+            wet_l = read_frac(chorus[0], mask, write + j, f[F_CD_L]) * f[F_AM_L]
+            wet_r = read_frac(chorus[1], mask, write + j, f[F_CD_R]) * f[F_AM_R]
             left = left * (1.0 - 0.5 * chorus_wet) + 0.7 * chorus_wet * wet_l
             right = right * (1.0 - 0.5 * chorus_wet) + 0.7 * chorus_wet * wet_r
-
-        if plate_wet > 1e-4:
-            mono_in = 0.5 * (left + right)
-            rev_l, rev_r = plate_sample(f, plate, lines, delays, reverb, write, mono_in)
-            left += plate_wet * rev_l
-            right += plate_wet * rev_r
-
-        if delay_wet > 1e-4:
-            echo_l = read_frac(delay[0], delay_mask, write, f[F_DEL_T])
-            echo_r = read_frac(delay[1], delay_mask, write, f[F_DEL_T] * 1.05)
-            f[F_LP_L] += lp_coef * (echo_r - f[F_LP_L])  # ping-pong: each side feeds the other
-            f[F_LP_R] += lp_coef * (echo_l - f[F_LP_R])
-            f[F_HP_L] += hp_coef * (f[F_LP_L] - f[F_HP_L])
-            f[F_HP_R] += hp_coef * (f[F_LP_R] - f[F_HP_R])
-            delay[0, write & delay_mask] = left + feedback * (f[F_LP_L] - f[F_HP_L])
-            delay[1, write & delay_mask] = right + feedback * (f[F_LP_R] - f[F_HP_R])
-            left += delay_wet * echo_l
-            right += delay_wet * echo_r
-
         out_l[n], out_r[n] = left, right
-        write += 1
-    f[F_COUNTER] = write
-    f[F_COUNTDOWN] = countdown
+
+
+@njit(**JIT)
+def echo_run(f: np.ndarray, delay: np.ndarray, write: int, out_l: np.ndarray,
+             out_r: np.ndarray, start: int, count: int, wet: float, feedback: float,
+             lp_coef: float, hp_coef: float) -> None:
+    """The ping-pong delay with filters in its loop, in place over ``count`` samples."""
+    mask = delay.shape[1] - 1
+    for j in range(count):
+        n = start + j
+        f[F_DEL_T] += f[F_DDEL_T]
+        echo_l = read_frac(delay[0], mask, write + j, f[F_DEL_T])
+        echo_r = read_frac(delay[1], mask, write + j, f[F_DEL_T] * 1.05)
+        f[F_LP_L] += lp_coef * (echo_r - f[F_LP_L])  # ping-pong: each side feeds the other
+        f[F_LP_R] += lp_coef * (echo_l - f[F_LP_R])
+        f[F_HP_L] += hp_coef * (f[F_LP_L] - f[F_HP_L])
+        f[F_HP_R] += hp_coef * (f[F_LP_R] - f[F_HP_R])
+        delay[0, (write + j) & mask] = out_l[n] + feedback * (f[F_LP_L] - f[F_HP_L])
+        delay[1, (write + j) & mask] = out_r[n] + feedback * (f[F_LP_R] - f[F_HP_R])
+        out_l[n] += wet * echo_l
+        out_r[n] += wet * echo_r

@@ -122,7 +122,7 @@ class PolySynth:
                                              voice.rng, left, right, 0, frames, sr, True)
         fx = self._fx
         fx_process(self._target, self._fx_smoothed, fx.state, fx.chorus, fx.delay, fx.plate,
-                   fx.plate_lines, fx.plate_delays, left, right, 0, frames, sr, True)
+                   fx.plate_lines, fx.plate_delays, fx.scratch, left, right, 0, frames, sr, True)
         _clip_interleave(left, right, self._out, frames)
         self._clock += frames
         return self._out[:frames]

@@ -127,7 +127,7 @@ def _render_native(native: np.ndarray, note: int, velocity: int, n_samples: int,
     if _fx_active(native):
         fx = _WORKSPACE.fx_state(sr)
         fx_process(native, native, fx.state, fx.chorus, fx.delay, fx.plate, fx.plate_lines,
-                   fx.plate_delays, left, right, 0, n_samples, sr, False)
+                   fx.plate_delays, fx.scratch, left, right, 0, n_samples, sr, False)
     fold_to_mono(left, right, out)
 
 
