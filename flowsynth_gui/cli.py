@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["main", "build_parser"]
+
+# The model kinds, listed here so that `--help` does not have to import torch.
+KINDS = ("mlp", "cnn", "rescnn", "ae", "vae", "wae", "vae_flow", "flow_reg", "flow_dis")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -48,6 +52,25 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from flowsynth_gui.training.config import load_train_config
+    from flowsynth_gui.training.trainer import TrainRequest, train
+
+    setup = load_train_config(args.config, epochs=args.epochs, seed=args.seed,
+                              batch_size=args.batch_size, threads=args.threads,
+                              max_train_sounds=args.max_train_sounds)
+    request = TrainRequest(kind=args.model, data_dir=args.data, out=args.out, setup=setup,
+                           resume=not args.restart, device=args.device)
+    result = train(request)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = ", ".join(f"{k} {v:.4g}" for k, v in result.best_valid.items())
+        print(f"trained {args.model} for {result.epochs_run} epochs in {result.seconds:.0f} s"
+              f"{' (stopped early)' if result.stopped_early else ''}; best epoch "
+              f"{result.best_epoch}: {best}")
+        print(f"checkpoint: {result.checkpoint} (+ {result.checkpoint.with_suffix('.json')})")
+    return 0
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     import json
 
@@ -78,6 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--shard-size", type=int, default=500, help="sounds per shard")
     dataset.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     dataset.set_defaults(run=_cmd_dataset)
+
+    training = sub.add_parser("train", help="train a model on a dataset folder")
+    training.add_argument("--model", required=True, choices=KINDS)
+    training.add_argument("--params", type=int, choices=(16, 32, 64),
+                          help="expected parameter set (checked against the dataset)")
+    training.add_argument("--data", type=Path, required=True, help="dataset folder")
+    training.add_argument("--out", type=Path, required=True, help="checkpoint path (NAME.pt)")
+    training.add_argument("--config", default="cpu",
+                          help="training config: cpu (default), paper, tiny or a .toml path")
+    training.add_argument("--epochs", type=int)
+    training.add_argument("--batch-size", type=int)
+    training.add_argument("--seed", type=int)
+    training.add_argument("--threads", type=int, help="torch threads per process")
+    training.add_argument("--max-train-sounds", type=int, help="use only this many sounds")
+    training.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    training.add_argument("--restart", action="store_true",
+                          help="ignore a saved training state and start from scratch")
+    training.set_defaults(run=_cmd_train)
 
     render = sub.add_parser("render", help="render one note to a WAV file")
     render.add_argument("--preset", type=Path, help="a FlowSynth preset (.fspreset JSON)")
