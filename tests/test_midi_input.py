@@ -10,11 +10,10 @@ import mido
 import pytest
 
 from flowsynth_gui.midi.cc_map import CCMap
-from flowsynth_gui.midi.input import (
+from flowsynth_gui.midi.input import MergingParamsSink, MidiIn
+from flowsynth_gui.midi.learn import (
     LearnedBinding,
     LearnFileError,
-    MergingParamsSink,
-    MidiIn,
     load_bindings,
     save_bindings,
 )
@@ -187,7 +186,7 @@ def test_a_failing_sink_never_raises_into_the_midi_thread(tmp_path: Path) -> Non
         raise RuntimeError("sink broke")
 
     midi_in = MidiIn(cc_map=CCMap.default(), params_sink=broken, persist=False)
-    midi_in._on_message(cc(71, 1))  # noqa: SLF001 - the port's callback
+    midi_in._on_message(cc(71, 1))  # private: the port's callback
     assert midi_in.errors == 1 and "sink broke" in (midi_in.last_error or "")
 
 

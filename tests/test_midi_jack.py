@@ -100,9 +100,15 @@ def receiver(jack_server: list[str]) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def midi_out(receiver: Receiver) -> Iterator[MidiOut]:
-    out = MidiOut(CCMap.default(), system=MidiSystem(api=API), port=receiver.name,
-                  poll_interval_s=0.1)
+def system(jack_server: list[str]) -> Iterator[MidiSystem]:
+    jack = MidiSystem(api=API, client_name=_client("fs"))
+    yield jack
+    jack.close()
+
+
+@pytest.fixture
+def midi_out(receiver: Receiver, system: MidiSystem) -> Iterator[MidiOut]:
+    out = MidiOut(CCMap.default(), system=system, port=receiver.name, poll_interval_s=0.1)
     assert out.wait_for_state("connected", 10), out.state
     yield out
     out.close()
@@ -124,10 +130,10 @@ def test_cc_values_arrive_on_a_connected_jack_input(receiver: Receiver,
     assert [m.bytes() for m in receiver.wait_quiet()] == expected
 
 
-def test_a_virtual_output_connected_with_jack_connect(receiver: Receiver) -> None:
-    client = _client("vout")
-    with MidiOut(CCMap.default(), system=MidiSystem(api=API, client_name=client),
-                 port="out", virtual=True) as out:
+def test_a_virtual_output_connected_with_jack_connect(receiver: Receiver,
+                                                      system: MidiSystem) -> None:
+    client = system.client_name
+    with MidiOut(CCMap.default(), system=system, port="out", virtual=True) as out:
         assert out.wait_for_state("connected", 10), out.state
         _jack("jack_connect", f"{client}:out", receiver.name)
         out.send_params({RES: 1.0})
@@ -174,8 +180,7 @@ class RecordingSink:
         self.synth.note_off(note)
 
 
-def test_notes_ccs_and_learn_from_a_jack_controller(jack_server: list[str],
-                                                    tmp_path) -> None:
+def test_notes_ccs_and_learn_from_a_jack_controller(system: MidiSystem, tmp_path) -> None:
     synth = PolySynth(sample_rate=48000, max_voices=4)
     sink = RecordingSink(synth)
     merged = MergingParamsSink(synth.set_params)
@@ -185,8 +190,7 @@ def test_notes_ccs_and_learn_from_a_jack_controller(jack_server: list[str],
     with backend.open_output("out", virtual=True, client_name=client) as controller, \
             MidiIn(cc_map=CCMap.default(), note_sink=sink, params_sink=merged,
                    control_sink=lambda name, v: controls.append((name, v)),
-                   bindings_path=tmp_path / "learn.json",
-                   system=MidiSystem(api=API, client_name=_client("in"))) as midi_in:
+                   bindings_path=tmp_path / "learn.json", system=system) as midi_in:
         midi_in.open(f"{client}:out")
         controller.send(mido.Message("note_on", note=60, velocity=100))
         assert _wait(lambda: sink.notes == [("on", 60)])

@@ -176,7 +176,7 @@ def test_the_store_is_bounded_by_the_map_while_disconnected(make_out, system) ->
     assert out.state == "no port"
     for i in range(300):
         out.send_params({n: (i % 7) / 7 for n in CCMap.default().params})
-    assert len(out._pending) <= len(CCMap.default())  # noqa: SLF001 - the bound is the point
+    assert out._throttle.pending_count <= len(CCMap.default())  # private: the bound
     assert not out.flush(timeout=0.1)
 
 
@@ -292,7 +292,7 @@ def test_listeners_unsubscribe_and_close_joins_the_threads(make_out, system) -> 
     system.names = ["Synth"]
     assert out.wait_for_state("connected", 5)
     assert len(heard) == 1 and heard[0].startswith("disconnected")
-    threads = [out._sender, out._watcher]  # noqa: SLF001 - checking the join
+    threads = [out._sender, out._watcher]  # private: checking the join
     out.close()
     assert not any(t.is_alive() for t in threads)
     assert out.send_params({RES: 0.1}) == 0  # closed: ignored, no error

@@ -23,6 +23,16 @@ P = 16  # parameters, as the paper's smallest set
 MELS, FRAMES = 128, 87
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run 10x faster on one thread than on two when other processes share the
+    cores (OpenMP threads spin-wait for each other); restored afterwards for other tests."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_config(kind: str, **changes: object) -> ModelConfig:
     """Small enough for a CPU test, same structure as the real thing."""
     sizes: dict[str, object] = dict(
@@ -52,12 +62,12 @@ def test_every_kind_trains_on_a_fixed_batch(kind: str) -> None:
         optimiser.zero_grad()
         terms["total"].backward()
         optimiser.step()
-        totals.append(float(terms["total"]))
+        totals.append(float(terms["total"].detach()))
     assert all(np.isfinite(totals))
     # Noisy (sampling, dropout): compare the first and last few steps.
     assert np.mean(totals[-3:]) < np.mean(totals[:3]), totals
     # The named terms (diagnostics apart) add up to the total.
-    parts = sum(float(v) for k, v in terms.items() if k not in DIAGNOSTIC_TERMS + ("total",))
+    parts = sum(v.item() for k, v in terms.items() if k not in DIAGNOSTIC_TERMS + ("total",))
     assert parts == pytest.approx(float(terms["total"]), rel=1e-5, abs=1e-4)
 
 
@@ -98,10 +108,11 @@ def test_regression_flow_round_trips_between_latent_and_params(kind: str) -> Non
     model = build_model(tiny_config(kind)).eval()
     with torch.no_grad():  # leave the identity start: random, non-trivial couplings
         for parameter in model.regression_flow.parameters():
-            parameter.normal_(0.0, 0.2)
+            parameter.normal_(0.0, 0.1)
     z = torch.randn(32, P)
     v = model.params_from_latent(z)
-    assert bool(((v >= 0) & (v <= 1)).all())
+    # Inside (eps, 1 - eps), where the clamped logit is the exact inverse of the sigmoid.
+    assert bool(((v > 1e-3) & (v < 1 - 1e-3)).all()), "test latents reach the clamp"
     torch.testing.assert_close(model.latent_from_params(v), z, atol=1e-4, rtol=1e-4)
     # Presets at exactly 0 or 1 (common in Diva files) map to finite latents, read as 1e-3.
     edges = torch.tensor([[0.0] * (P // 2) + [1.0] * (P // 2)])

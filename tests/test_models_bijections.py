@@ -26,6 +26,15 @@ from flowsynth_gui.models.bijections import (
 DIM = 6
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tiny(kind: str) -> ModelConfig:
     return ModelConfig(kind, n_params=DIM, channels=2, conv_layers=1, kernel=3, hidden=8,
                        regressor_hidden=8, iaf_steps=3, iaf_hidden=12, flow_steps=3,

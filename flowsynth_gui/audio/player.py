@@ -19,6 +19,8 @@ False
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -42,6 +44,8 @@ from flowsynth_gui.synth.live import PolySynth
 __all__ = ["LivePlayer", "DEFAULT_LATENCY_BLOCKS", "FALLBACK_SAMPLE_RATE"]
 
 DEFAULT_LATENCY_BLOCKS = 4  # 21 ms at 256 frames / 48 kHz: room for a render-thread hiccup
+RENDER_NICE = -10  # the render thread's niceness when the system allows it (see below)
+_PRIME_TIMEOUT_S = 10.0  # first blocks of a fresh player may load compiled kernels
 FALLBACK_SAMPLE_RATE = 48000  # the synth's rate when no device says otherwise
 _LOAD_TIME_CONSTANT_S = 0.5  # smoothing of the cpu_load estimate
 _MAX_PREVIEW_S = 60.0
@@ -96,6 +100,7 @@ class LivePlayer:
         self.cpu_load = 0.0
         self.cpu_load_peak = 0.0
         self.render_error: BaseException | None = None
+        self.render_priority_raised = False
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -215,15 +220,12 @@ class LivePlayer:
         self._ring.reset()
         self.xruns = 0
         self.render_error = None
-        while self._ring.free >= self.blocksize:  # start full: the first callbacks find audio
-            self._render_one_block()
-        # Priming may include loading the compiled kernels: not part of the live load.
-        self.cpu_load = self.cpu_load_peak = 0.0
         self._stopping.clear()
         self._thread = threading.Thread(target=self._render_loop, name="flowsynth-render",
                                         daemon=True)
         self._thread.start()
         try:
+            self._wait_until_primed()
             stream = open_stream(self._config, self._callback)
             stream.start()
         except AudioUnavailable as err:
@@ -231,6 +233,21 @@ class LivePlayer:
             self._config, self.unavailable_reason = None, str(err)
             raise
         self._stream = stream
+
+    def _wait_until_primed(self) -> None:
+        """Let the render thread fill the ring before the first callback wants audio.
+
+        The thread itself primes (not this one), so that its first, slower blocks happen
+        before the output starts rather than while it is running.
+        """
+        deadline = time.monotonic() + _PRIME_TIMEOUT_S
+        while self._ring.free >= self.blocksize:
+            if self.render_error is not None or time.monotonic() > deadline:
+                why = self.render_error or f"no audio after {_PRIME_TIMEOUT_S:.0f} s"
+                raise AudioUnavailable(f"the synth could not render ({why})")
+            time.sleep(0.001)
+        # Priming may include loading the compiled kernels: not part of the live load.
+        self.cpu_load = self.cpu_load_peak = 0.0
 
     def stop(self) -> None:
         """Stop the output and the render thread; :meth:`start` may be called again."""
@@ -259,6 +276,7 @@ class LivePlayer:
     # -- render thread -----------------------------------------------------------------------
     def _render_loop(self) -> None:
         """Keep the ring full; sleep (without the GIL) while it is."""
+        self.render_priority_raised = _raise_thread_priority()
         nap = 0.5 * self.blocksize / self.sample_rate
         try:
             while not self._stopping.is_set():
@@ -302,3 +320,21 @@ class LivePlayer:
         if status:
             self.xruns += 1
         self._ring.read_into(outdata)
+
+
+def _raise_thread_priority() -> bool:
+    """Ask the OS to favour the calling thread (Linux: per-thread niceness); True if granted.
+
+    On a busy machine the render thread must get the CPU within the ring's latency, or the
+    output runs dry. Raising priority needs a privilege (root, or the audio group's
+    RLIMIT_NICE that Debian's jackd2 package sets up); without it the request is refused and
+    the player runs at normal priority, as any other thread.
+    """
+    if sys.platform != "linux":  # elsewhere a thread id is not a valid setpriority target
+        return False
+    try:
+        # On Linux a thread id names one thread here, not the whole process.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RENDER_NICE)
+    except OSError:
+        return False
+    return True

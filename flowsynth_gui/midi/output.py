@@ -187,16 +187,17 @@ class MidiOut:
     @property
     def channel(self) -> int:
         with self._lock:
-            return self._channel
+            return self._throttle.channel
 
     @channel.setter
     def channel(self, channel: int) -> None:
         """Switch channel; the receiver on the new channel then gets every current value."""
         _check_channel(channel)
         with self._lock:
-            if channel != self._channel:
-                self._channel = channel
-                self._resend_all_locked()
+            if channel != self._throttle.channel:
+                self._throttle.channel = channel
+                self._throttle.resend_all()
+                self._work_ready.notify()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -236,8 +237,9 @@ class MidiOut:
     def set_cc_map(self, cc_map: CCMap) -> None:
         """Use another map from now on; every current value is sent again through it."""
         with self._lock:
-            self._cc_map = cc_map
-            self._resend_all_locked()
+            self._cc_map = self._throttle.cc_map = cc_map
+            self._throttle.resend_all()
+            self._work_ready.notify()
 
     def send_params(self, values: Mapping[str, float]) -> int:
         """Queue normalised parameter values; returns how many mapped values changed.
@@ -251,17 +253,7 @@ class MidiOut:
             if self._closing:
                 return 0
             self._counts["send_calls"] += 1
-            self._latest.update(checked)
-            changed = 0
-            for name, value in checked.items():
-                binding = self._cc_map.binding(name)
-                if binding is None:
-                    continue
-                quantised = round(value * binding.steps)  # checked above: binding.quantise
-                if self._latest_q.get(name) != quantised:
-                    self._latest_q[name] = quantised
-                    self._pending[name] = quantised
-                    changed += 1
+            changed = self._throttle.put(checked)
             if changed:
                 self._work_ready.notify()
             return changed
@@ -269,7 +261,8 @@ class MidiOut:
     def resend_all(self) -> None:
         """Send every current value again (e.g. after the user reloaded the external synth)."""
         with self._lock:
-            self._resend_all_locked()
+            self._throttle.resend_all()
+            self._work_ready.notify()
 
     def note_on(self, note: int, velocity: int = 100) -> None:
         """Preview a note; the pending parameter values go out first, so it plays the patch
@@ -290,9 +283,9 @@ class MidiOut:
         and wait until it has gone out. False on timeout or while not connected."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            self._expedite = True
+            self._throttle.expedite = True
             self._work_ready.notify()
-            while self._pending or self._notes or self._in_flight:
+            while self._throttle.busy or self._in_flight:
                 remaining = deadline - time.monotonic()
                 if not self._connected or remaining <= 0:
                     return False
@@ -320,24 +313,13 @@ class MidiOut:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- store helpers (caller holds _lock) -------------------------------------------------
-    def _resend_all_locked(self) -> None:
-        self._sent.clear()
-        self._next_ok.clear()
-        self._latest_q.clear()
-        self._pending.clear()
-        for name, value in self._latest.items():
-            binding = self._cc_map.binding(name)
-            if binding is not None:
-                self._latest_q[name] = self._pending[name] = binding.quantise(value)
-        self._work_ready.notify()
-
+    # -- helpers ---------------------------------------------------------------------------
     def _queue_note(self, kind: str, note: int, velocity: int) -> None:
         with self._lock:
             if self._closing or not self._connected:
                 self._counts["notes_dropped"] += kind != "panic"
                 return
-            self._notes.append((kind, note, velocity))
+            self._throttle.queue_note(kind, note, velocity)
             self._work_ready.notify()
 
     # -- sender thread ------------------------------------------------------------------------
@@ -347,7 +329,8 @@ class MidiOut:
                 while True:
                     if self._closing:
                         return
-                    messages, wait = self._take_work(time.monotonic())
+                    messages, wait = ([], None) if not self._connected \
+                        else self._throttle.take(time.monotonic())
                     if messages:
                         self._in_flight += 1
                         break
@@ -357,93 +340,6 @@ class MidiOut:
             with self._lock:
                 self._in_flight -= 1
                 self._idle.notify_all()
-
-    def _take_work(self, now: float) -> tuple[list[mido.Message], float | None]:
-        """Messages due now, or none and how long to wait (None: until notified)."""
-        if not self._connected:
-            return [], None
-        self._refill(now)
-        if self._notes:
-            # The preview must sound the current patch: pending values go first, at once.
-            messages, _ = self._take_params(now, force=True)
-            return messages + self._take_notes(), None
-        messages, wait = self._take_params(now, force=self._expedite)
-        if not self._pending:
-            self._expedite = False
-        return messages, wait
-
-    def _refill(self, now: float) -> None:
-        limits = self._limits
-        elapsed = now - self._refilled
-        self._tokens = min(float(limits.burst), self._tokens + elapsed * limits.max_messages_per_s)
-        self._refilled = now
-
-    def _take_params(self, now: float, force: bool) -> tuple[list[mido.Message], float | None]:
-        """Due, changed parameters within the budget; ``force`` ignores the interval (notes
-        also ignore the budget: they go into debt)."""
-        messages: list[mido.Message] = []
-        wait: float | None = None
-        for name in list(self._pending):
-            binding = self._cc_map.binding(name)
-            due = self._next_ok.get(name, 0.0)
-            if binding is not None and not force and due > now:
-                wait = due - now if wait is None else min(wait, due - now)
-                continue
-            pairs = self._changed_pairs(binding, self._pending[name]) if binding else ()
-            if pairs and not (force and self._notes) and self._tokens < len(pairs):
-                shortfall = (len(pairs) - self._tokens) / self._limits.max_messages_per_s
-                wait = shortfall if wait is None else min(wait, shortfall)
-                break  # keep the store's order: no parameter overtakes a waiting one
-            del self._pending[name]
-            if not pairs:
-                continue
-            self._tokens -= len(pairs)
-            self._next_ok[name] = now + self._limits.min_interval_s
-            messages.extend(self._cc_messages(pairs))
-        return messages, wait
-
-    def _changed_pairs(self, binding: CCBinding, quantised: int) -> tuple[tuple[int, int], ...]:
-        """The (cc, data) pairs that differ from what the receiver has."""
-        pairs = binding.cc_values(quantised)
-        if binding.bits == 7:
-            return pairs if self._sent.get(pairs[0][0]) != pairs[0][1] else ()
-        (msb_cc, msb), (lsb_cc, lsb) = pairs
-        if self._sent.get(msb_cc) != msb:
-            return pairs  # a new MSB resets the receiver's LSB (MIDI 1.0): send both
-        return ((lsb_cc, lsb),) if self._sent.get(lsb_cc) != lsb else ()
-
-    def _cc_messages(self, pairs: tuple[tuple[int, int], ...]) -> list[mido.Message]:
-        channel = self._channel - 1
-        for cc, data in pairs:
-            self._sent[cc] = data
-        return [mido.Message("control_change", channel=channel, control=cc, value=data)
-                for cc, data in pairs]
-
-    def _take_notes(self) -> list[mido.Message]:
-        messages: list[mido.Message] = []
-        channel = self._channel - 1
-        while self._notes:
-            kind, note, velocity = self._notes.popleft()
-            if kind == "on":
-                self._sounding.add((channel, note))
-                messages.append(mido.Message("note_on", channel=channel, note=note,
-                                             velocity=velocity))
-            elif kind == "off":
-                self._sounding.discard((channel, note))
-                messages.append(mido.Message("note_off", channel=channel, note=note))
-            else:
-                messages.extend(self._panic_messages(channel))
-        self._tokens -= len(messages)
-        return messages
-
-    def _panic_messages(self, channel: int) -> list[mido.Message]:
-        messages = [mido.Message("note_off", channel=ch, note=n)
-                    for ch, n in sorted(self._sounding)]
-        for ch in sorted({channel} | {ch for ch, _ in self._sounding}):
-            messages.append(mido.Message("control_change", channel=ch, control=ALL_NOTES_OFF))
-            messages.append(mido.Message("control_change", channel=ch, control=ALL_SOUND_OFF))
-        self._sounding.clear()
-        return messages
 
     def _send_batch(self, messages: list[mido.Message]) -> None:
         failure: str | None = None
@@ -521,7 +417,8 @@ class MidiOut:
             with self._lock:
                 self._connected = True
                 # A (re)connected receiver knows nothing of us: every current value goes out.
-                self._resend_all_locked()
+                self._throttle.resend_all()
+                self._work_ready.notify()
         self._set_state(STATE_CONNECTED)
 
     def _drop_port(self, new_state: str | None) -> None:
@@ -530,8 +427,7 @@ class MidiOut:
             port, self._port, self._port_key = self._port, None, None
             with self._lock:
                 self._connected = False
-                self._notes.clear()
-                self._sounding.clear()  # the receiver may be another instance next time
+                self._throttle.disconnected()  # the receiver may be another one next time
                 self._idle.notify_all()
         if port is not None:
             try:

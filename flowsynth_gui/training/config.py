@@ -79,7 +79,8 @@ def load_train_config(name_or_path: str | Path = "cpu", **train_overrides: Any) 
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
-        raise ValueError(f"no training config {path}; use a .toml path or one of: {known}") from None
+        raise ValueError(
+            f"no training config {path}; use a .toml path or one of: {known}") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path} is not valid TOML: {err}") from None
     unknown = set(data) - {"model", "train"}
