@@ -8,8 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from flowsynth_gui.paths import CHECKPOINTS_DIR
+
 __all__ = ["main", "build_parser"]
 
+DEFAULT_MODEL = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"
 # The model kinds, listed here so that `--help` does not have to import torch.
 KINDS = ("mlp", "cnn", "rescnn", "ae", "vae", "wae", "vae_flow", "flow_reg", "flow_dis")
 
@@ -71,6 +74,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_match(args: argparse.Namespace) -> int:
+    from flowsynth_gui.fileio import atomic_write_text
+    from flowsynth_gui.inference.match import Matcher
+    from flowsynth_gui.models import load_checkpoint
+    from flowsynth_gui.presets.h2p_writer import write_h2p
+    from flowsynth_gui.presets.library import Preset
+
+    result = Matcher(load_checkpoint(args.model)).match_file(args.audio)
+    for note in result.notes:
+        print(f"  {note}")
+    suffix = args.out.suffix.lower()
+    description = f"Matched by FlowSynth from {Path(args.audio).name}"
+    if suffix == ".h2p":
+        written = write_h2p(args.out, result.params, author="FlowSynth", description=description)
+    elif suffix in (".json", ".fspreset"):
+        latent = None if result.latent is None else [float(x) for x in result.latent]
+        preset = Preset(name=args.out.stem, parameters=result.params, latent=latent,
+                        author="FlowSynth", description=description)
+        atomic_write_text(args.out, preset.to_json())
+        written = args.out
+    else:
+        raise ValueError(f"--out {args.out}: use a .h2p (Diva) or .json/.fspreset file name")
+    print(f"spectral convergence of the re-rendered match: {result.spectral_convergence:.3f} "
+          f"(0 is identical); preset written to {written}")
+    return 0
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     import json
 
@@ -119,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--restart", action="store_true",
                           help="ignore a saved training state and start from scratch")
     training.set_defaults(run=_cmd_train)
+
+    matching = sub.add_parser("match", help="infer a preset from an audio file")
+    matching.add_argument("audio", type=Path, help="WAV, FLAC or OGG file")
+    matching.add_argument("--out", type=Path, required=True, help="preset.h2p or preset.json")
+    matching.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                          help=f"checkpoint (default: the shipped {DEFAULT_MODEL.name})")
+    matching.set_defaults(run=_cmd_match)
 
     render = sub.add_parser("render", help="render one note to a WAV file")
     render.add_argument("--preset", type=Path, help="a FlowSynth preset (.fspreset JSON)")

@@ -87,6 +87,14 @@ def test_mapped_ccs_update_parameters_with_14bit_pairs(midi_in: MidiIn, rec: Rec
                          ("params", {"VCF1: Frequency": 8193 / 16383})]
 
 
+def test_another_cc_map_takes_over(midi_in: MidiIn, rec: Recorder) -> None:
+    midi_in.set_cc_map(CCMap.default().with_binding("VCF1: Resonance", 2))
+    midi_in.handle(cc(71, 127))
+    midi_in.handle(cc(2, 127))
+    assert rec.calls == [("params", {"VCF1: Resonance": 1.0})]
+    assert midi_in.cc_map.binding("VCF1: Resonance").cc == 2
+
+
 def test_learn_binds_the_next_cc_and_routes_it_to_the_control(midi_in: MidiIn,
                                                               rec: Recorder) -> None:
     learned: list[LearnedBinding] = []

@@ -180,6 +180,15 @@ class MidiIn:
     def is_open(self) -> bool:
         return self._port is not None
 
+    @property
+    def cc_map(self) -> CCMap:
+        return self._cc_map
+
+    def set_cc_map(self, cc_map: CCMap) -> None:
+        """Map incoming CCs through another map from now on."""
+        # The MIDI thread reads only the decoder, which carries its map: one swap suffices.
+        self._cc_map, self._decoder = cc_map, CCDecoder(cc_map)
+
     # -- learning -----------------------------------------------------------------------------
     def learn(self, control: str) -> None:
         """Bind the next incoming CC to ``control`` (a macro or slider name)."""

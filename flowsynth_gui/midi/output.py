@@ -10,9 +10,10 @@ Three kinds of thread touch a ``MidiOut``:
 
 * callers (GUI, session): ``send_params``, ``note_on``... only update the store and notify;
 * the sender thread: takes due messages and sends them;
-* the watcher thread: polls the port list and (re)opens the port. It is separate from the sender
-  because a poll is slow (about 50 ms on JACK, where listing registers two clients) and must not
-  delay messages.
+* the watcher thread: polls the port list every ``poll_interval_s`` and (re)opens the port
+  when it (re)appears. It is apart from the sender because opening a port is slow (50-100 ms on
+  JACK, which registers a client) and listing may be too on some backends: messages must not
+  wait for either.
 
 Lock order: ``_port_lock`` (held while sending or swapping the port) before ``_lock`` (the
 store); never the other way round.

@@ -151,7 +151,8 @@ class MidiSystem:
         # mido lists by creating and deleting an rtmidi client per call: on JACK that is about
         # 100 ms, most of it holding the GIL (a poll would stall every Python thread, the
         # synth's render thread included). One kept client per direction lists in 0.1 ms.
-        # Linux only: CoreMIDI is known to show a kept client a stale port list.
+        # Linux only: CoreMIDI is known to show a kept client a stale port list. Known limit:
+        # if the JACK server itself stops, a kept client shows its last list until it returns.
         return self.backend_name == DEFAULT_BACKEND and sys.platform.startswith("linux")
 
     def _list_with_kept_lister(self, kind: str) -> list[str]:

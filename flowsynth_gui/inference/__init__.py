@@ -1,0 +1,1 @@
+"""Using a trained model: pitch estimation and sound matching (audio -> preset)."""
