@@ -101,6 +101,45 @@ def _cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from flowsynth_gui.data.dataset import load_dataset
+    from flowsynth_gui.evaluation.table import (
+        EvaluationRow,
+        evaluate_model,
+        evaluate_out_of_domain,
+        nearest_neighbour_reference,
+        random_reference,
+        write_tables,
+    )
+    from flowsynth_gui.models import load_checkpoint
+
+    checkpoints = [load_checkpoint(path) for path in args.checkpoints]
+    ood_files = sorted(p for p in args.ood.rglob("*") if p.suffix.lower() in
+                       (".wav", ".flac", ".ogg")) if args.ood else []
+    rows = []
+    for folder in args.data:
+        dataset = load_dataset(folder)
+        test = dataset.subset("test")[: args.max_test or None]
+        size = len(dataset.spec.parameters)
+        print(f"{folder}: {len(test)} test sounds, {size} parameters")
+        for path, checkpoint in zip(args.checkpoints, checkpoints, strict=True):
+            if tuple(checkpoint.metadata.param_names) != tuple(dataset.spec.parameters):
+                continue
+            name = checkpoint.model.config.kind
+            ood = evaluate_out_of_domain(checkpoint, ood_files) if ood_files else None
+            rows.append(EvaluationRow(name, size, evaluate_model(checkpoint, dataset, test), ood,
+                                      {"checkpoint": str(path)}))
+            print(f"  {name}: done")
+        rows.append(EvaluationRow("nearest neighbour", size,
+                                  nearest_neighbour_reference(dataset, test)))
+        rows.append(EvaluationRow("random preset", size, random_reference(dataset, test)))
+    markdown, table_csv = args.out.with_suffix(".md"), args.out.with_suffix(".csv")
+    write_tables(rows, markdown, table_csv)
+    print(markdown.read_text())
+    print(f"written: {markdown} and {table_csv}")
+    return 0
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     import json
 
@@ -156,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     matching.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                           help=f"checkpoint (default: the shipped {DEFAULT_MODEL.name})")
     matching.set_defaults(run=_cmd_match)
+
+    evaluation = sub.add_parser("evaluate", help="Table 1: score models on test splits")
+    evaluation.add_argument("--data", type=Path, nargs="+", required=True,
+                            help="dataset folders (e.g. a 16- and a 32-parameter one)")
+    evaluation.add_argument("--checkpoints", type=Path, nargs="*", default=[],
+                            help="model checkpoints; each is scored on the dataset of its set")
+    evaluation.add_argument("--ood", type=Path, help="folder of out-of-domain audio files")
+    evaluation.add_argument("--max-test", type=int, default=0, help="score only N test sounds")
+    evaluation.add_argument("--out", type=Path, required=True,
+                            help="table path without suffix: writes .md and .csv")
+    evaluation.set_defaults(run=_cmd_evaluate)
 
     render = sub.add_parser("render", help="render one note to a WAV file")
     render.add_argument("--preset", type=Path, help="a FlowSynth preset (.fspreset JSON)")
