@@ -53,10 +53,18 @@ def test_the_audio_callback_only_copies_from_the_ring_and_counts() -> None:
         assert forbidden not in code, f"the audio callback mentions {forbidden!r}:\n{code}"
 
 
+class _Untouchable:
+    """Stands in for the synth where nothing may use it."""
+
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError(f"the audio callback used synth.{name}")
+
+
 def test_the_callback_plays_what_was_rendered_then_silence_with_an_underrun() -> None:
     player = LivePlayer(NO_DEVICE, latency_blocks=2)
     player.play_preview(np.full(200, 0.25, dtype=np.float32), 44100)
     player._render_one_block()  # what the render thread does
+    player.synth = _Untouchable()  # the callback must not even look at the synth
     out = np.full((128, 2), 9.0, dtype=np.float32)
     player._callback(out, 128, None, None)
     np.testing.assert_allclose(out, 0.25, atol=1e-6)  # the preview over a silent synth

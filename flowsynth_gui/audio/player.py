@@ -68,6 +68,11 @@ class LivePlayer:
     is False, ``unavailable_reason`` says why, and :meth:`start` raises
     :class:`AudioUnavailable` with that reason. Use as a context manager, or call
     :meth:`close`.
+
+    Health, readable from any thread: ``underruns`` (callbacks that found the ring short: a
+    gap was heard), ``xruns`` (callbacks PortAudio flagged, e.g. a JACK cycle that ran late),
+    ``cpu_load`` (smoothed render time / real time of one core; ``cpu_load_peak`` the worst
+    block), ``render_error`` (what stopped the render thread, if anything).
     """
 
     def __init__(self, settings: AudioSettings | None = None, *, max_voices: int = 8,
@@ -208,7 +213,7 @@ class LivePlayer:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Fill the ring, start the render thread, open and start the output stream.
+        """Start the render thread, let it fill the ring, then open and start the output.
 
         Raises :class:`AudioUnavailable` when there is no device or the stream cannot open
         (``available`` is then False and ``unavailable_reason`` set).
@@ -279,6 +284,7 @@ class LivePlayer:
         self.render_priority_raised = _raise_thread_priority()
         nap = 0.5 * self.blocksize / self.sample_rate
         try:
+            self._warm_up_kernels()
             while not self._stopping.is_set():
                 if self._ring.free >= self.blocksize:
                     self._render_one_block()
@@ -286,6 +292,18 @@ class LivePlayer:
                     self._stopping.wait(nap)
         except Exception as err:  # kept for the app to show; the callback plays silence
             self.render_error = err
+
+    def _warm_up_kernels(self) -> None:
+        """Play a note on a scratch synth, so the first live note does not stall the thread.
+
+        numba loads each compiled kernel from its cache on first call (tens of ms each):
+        without this, the first note_on and note_off would each cost a few blocks of audio.
+        """
+        scratch = PolySynth(sample_rate=self.sample_rate, max_voices=1)
+        scratch.note_on(60, 100)
+        scratch.render_block(self.blocksize)
+        scratch.note_off(60)
+        scratch.render_block(self.blocksize)
 
     def _render_one_block(self) -> None:
         """Synth block + preview -> clipped mix -> ring; updates the CPU load estimate."""
@@ -315,8 +333,9 @@ class LivePlayer:
             preview.position = start + count
 
     # -- audio callback (PortAudio's thread) ---------------------------------------------------
-    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        # Copy and count only: any wait here is heard as a click (STYLE.md).
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # Copy and count only: any wait here is heard as a click (STYLE.md). Besides what
+        # sounddevice passes in, the only objects made are the ring's few ints and slice views.
         if status:
             self.xruns += 1
         self._ring.read_into(outdata)

@@ -258,7 +258,7 @@ class Recorder:
         self.close()
 
     # -- audio callback (PortAudio's thread) ---------------------------------------------------
-    def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # Copy and count only, plus two reductions that allocate no buffer (see module doc).
         if status:
             self.overflows += 1
