@@ -3,6 +3,11 @@ interface's promises (shapes, ranges, determinism, invertibility where claimed).
 
 from __future__ import annotations
 
+import doctest
+import importlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -68,7 +73,9 @@ def test_every_kind_trains_on_a_fixed_batch(kind: str) -> None:
     assert np.mean(totals[-3:]) < np.mean(totals[:3]), totals
     # The named terms (diagnostics apart) add up to the total.
     parts = sum(v.item() for k, v in terms.items() if k not in DIAGNOSTIC_TERMS + ("total",))
-    assert parts == pytest.approx(float(terms["total"]), rel=1e-5, abs=1e-4)
+    assert parts == pytest.approx(terms["total"].item(), rel=1e-5, abs=1e-4)
+    assert terms["total"].requires_grad and not any(
+        v.requires_grad for k, v in terms.items() if k != "total")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -114,11 +121,21 @@ def test_regression_flow_round_trips_between_latent_and_params(kind: str) -> Non
     # Inside (eps, 1 - eps), where the clamped logit is the exact inverse of the sigmoid.
     assert bool(((v > 1e-3) & (v < 1 - 1e-3)).all()), "test latents reach the clamp"
     torch.testing.assert_close(model.latent_from_params(v), z, atol=1e-4, rtol=1e-4)
+    # The app's NumPy snapshot of f computes the same thing, for rows or single vectors.
+    fast = model.latent_map()
+    np.testing.assert_allclose(fast.to_params(z.numpy()), v.numpy(), atol=1e-6)
+    np.testing.assert_allclose(fast.to_latent(v.numpy()), model.latent_from_params(v).numpy(),
+                               atol=1e-4)
+    np.testing.assert_allclose(fast.to_params(z[0].numpy()), v[0].numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(16,\) or \(batch, 16\)"):
+        fast.to_params(np.zeros(15))
     # Presets at exactly 0 or 1 (common in Diva files) map to finite latents, read as 1e-3.
     edges = torch.tensor([[0.0] * (P // 2) + [1.0] * (P // 2)])
     back = model.params_from_latent(model.latent_from_params(edges))
     assert torch.isfinite(back).all()
     torch.testing.assert_close(back, edges.clamp(1e-3, 1 - 1e-3), atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(fast.to_params(fast.to_latent(edges.numpy())), back.numpy(),
+                               atol=1e-5)
 
 
 def test_flow_dis_pushes_tagged_examples_towards_their_targets() -> None:
@@ -175,3 +192,18 @@ def test_decoder_returns_exactly_the_input_size_for_paper_depth() -> None:
     # The paper's 5 layers with kernel 7 and dilations up to 16 (sizes 64x44 ... 4x3 and back).
     model = build_model(tiny_config("ae", conv_layers=5, kernel=7, channels=2)).eval()
     assert model.decode(model.encode(torch.zeros(2, MELS, FRAMES))).shape == (2, MELS, FRAMES)
+
+
+@pytest.mark.parametrize("module", ["config", "nets", "bijections", "baselines", "registry",
+                                    "latent_map", "checkpoint"])
+def test_docstring_examples_run(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(f"flowsynth_gui.models.{module}"))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_models_never_import_qt_audio_devices_or_training_code() -> None:
+    code = ("import sys, flowsynth_gui.models; print([m for m in sys.modules if m.split('.')[0] "
+            "in ('PySide6', 'sounddevice', 'pyqtgraph') or 'training' in m])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -8,6 +8,8 @@
 - :mod:`.baselines` — MLP, CNN, ResCNN (spectrogram → parameters).
 - :mod:`.autoencoders` — AE, VAE, WAE, VAE-flow with an MLP regressor.
 - :mod:`.flow_models` — Flow_reg and Flow_dis.
+- :mod:`.latent_map` — :class:`LatentParamMap`, a NumPy snapshot of the regression flow for the
+  app's per-cursor-move z ↔ v path.
 - :mod:`.registry` — :func:`build_model` for every kind.
 - :mod:`.checkpoint` — weights + JSON sidecar, loaded without executing code.
 
@@ -31,6 +33,7 @@ from flowsynth_gui.models.checkpoint import (
 )
 from flowsynth_gui.models.config import KINDS, ModelConfig, cpu_config, paper_config
 from flowsynth_gui.models.flow_models import FlowDis, FlowReg
+from flowsynth_gui.models.latent_map import LatentParamMap
 from flowsynth_gui.models.registry import build_model
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "FlowDis",
     "FlowReg",
     "FlowSynthModel",
+    "LatentParamMap",
     "LoadedCheckpoint",
     "ModelConfig",
     "NoDecoder",

@@ -215,4 +215,3 @@ class VAEFlow(VAE):
         if log_q is None:
             return LatentSample(z, None)
         return LatentSample(z, (log_q - standard_normal_log_prob(z)).mean())
-

@@ -20,9 +20,9 @@ call ``model.eval()`` first, as for any torch module (batch norm and dropout dep
 
 A training batch is a dict: ``'mel'`` ``(B, n_mels, n_frames)`` float, ``'params'`` ``(B, P)``
 in [0, 1], optional ``'tags'`` ``(B, n_tags)`` in {-1, 0, +1} (TAG_PAIRS order), optional
-``'beta'`` (the latent regularisation weight, warmed up by the trainer; default 1). Loss terms
-named in :data:`DIAGNOSTIC_TERMS` are reported for logging and are not part of ``'total'``;
-all the others add up to it.
+``'beta'`` (the latent regularisation weight, warmed up by the trainer; default 1). Only
+``'total'`` carries gradients; the other terms are detached values for logging. Those named in
+:data:`DIAGNOSTIC_TERMS` are not part of ``'total'``; all the others add up to it.
 """
 
 from __future__ import annotations
@@ -136,9 +136,10 @@ class FlowSynthModel(nn.Module):
         if not (math.isfinite(beta) and beta >= 0.0):
             raise ValueError(f"batch: beta must be a finite number >= 0, got {beta}")
         terms = self._loss(mel, params, tags, beta)
-        terms["total"] = sum((v for k, v in terms.items() if k not in DIAGNOSTIC_TERMS),
-                             torch.zeros((), device=mel.device))
-        return terms
+        total = sum((v for k, v in terms.items() if k not in DIAGNOSTIC_TERMS),
+                    torch.zeros((), device=mel.device))
+        # Only the total carries the graph: the parts are for logging.
+        return {**{k: v.detach() for k, v in terms.items()}, "total": total}
 
     # --- hooks ---------------------------------------------------------------------------
 

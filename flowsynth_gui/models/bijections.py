@@ -8,11 +8,12 @@ row, shape ``(B,)``) and ``inverse(y) -> x``. One table-driven test checks them 
   zuko's masked autoregressive transforms used in their *fast* direction: one network pass per
   step when sampling, as IAF requires; the inverse needs one pass per dimension and is only
   used by tests.
-- :class:`CouplingFlow` — affine couplings (RealNVP) between fixed permutations: the same cost
-  both ways, which the regression flow needs (z → v on every cursor move, v → z to place
-  presets; DESIGN.md section 3). Written here rather than with zuko's lazy coupling transforms
-  because those build Python transform objects on every call: 3.1 ms for 8 couplings at 32
-  dimensions on the project's machine (one thread), against the 1 ms budget for z → v.
+- :class:`CouplingFlow` — affine couplings (RealNVP), each splitting the coordinates by its
+  own fixed random order: the same cost both ways, which the regression flow needs (z → v on
+  every cursor move, v → z to place presets; DESIGN.md section 3). Written here rather than
+  with zuko's lazy coupling transforms because those build Python transform objects on every
+  call: 3.1 ms for 8 couplings at 32 dimensions on the project's 2-core machine (one thread),
+  against the 1 ms budget for z → v.
 - :class:`SigmoidOutput` — the regression flow's last step, mapping R^P to (0, 1)^P.
 - :class:`RegressionFlow` — couplings then the sigmoid: f: z → v of Flow_reg / Flow_dis.
 
@@ -48,8 +49,12 @@ __all__ = [
     "SigmoidOutput",
 ]
 
+
 class Bijection(nn.Module):
-    """Base class: ``forward(x) -> (y, ladj)`` and ``inverse(y) -> x`` on ``(B, features)``."""
+    """Base class: ``forward(x) -> (y, ladj)`` and ``inverse(y) -> x`` on ``(B, features)``.
+
+    ``call(x)`` is ``forward(x)[0]`` without the log-determinant, for inference paths.
+    """
 
     features: int
 
@@ -59,31 +64,44 @@ class Bijection(nn.Module):
     def inverse(self, y: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def call(self, x: Tensor) -> Tensor:
+        return self.forward(x)[0]
+
 
 class AffineCoupling(Bijection):
-    """One affine coupling: ``y_b = x_b * exp(s(x_a)) + t(x_a)``, ``y_a = x_a``.
+    """One affine coupling: ``y = (x_a, x_b * exp(s(x_a)) + t(x_a))``.
 
-    ``x_a`` is the first ``features // 2`` coordinates, ``x_b`` the rest. The conditioner is a
-    2-hidden-layer ELU network whose last layer starts at zero, so a new coupling is the
-    identity; ``s = tanh(.)`` bounds each step's stretch to e^±1, which keeps deep stacks and
-    their inverses numerically tame. The weights are plain parameters applied with
-    ``F.linear``: on a single row (one cursor move) every avoided module call or attribute
-    lookup is a measurable part of the 1 ms budget.
+    ``x_a`` and ``x_b`` are two halves of the coordinates picked by a fixed permutation
+    ``order`` (a buffer, saved with the weights): the output lists ``x_a`` first, so stacking
+    couplings with different orders mixes every coordinate with every other one, as the
+    permutations between RealNVP/Glow steps do, at no extra operation.
+
+    The conditioner is a 2-hidden-layer ELU network whose last layer starts at zero, so a new
+    coupling is the identity; ``s = tanh(.)`` bounds each step's stretch to e^±1, which keeps
+    deep stacks and their inverses numerically tame. Weights are plain parameters applied with
+    ``F.linear``: on a single row (one cursor move), torch's per-operation overhead dominates,
+    and the z → v budget is 1 ms for the whole flow.
     """
 
-    def __init__(self, features: int, hidden: int) -> None:
+    def __init__(self, features: int, hidden: int, order: Tensor | None = None) -> None:
         super().__init__()
         if features < 2:
             raise ValueError(f"AffineCoupling needs at least 2 features, got {features}")
+        order = torch.arange(features) if order is None else torch.as_tensor(order)
+        if sorted(order.tolist()) != list(range(features)):
+            raise ValueError(f"AffineCoupling: order must be a permutation of 0..{features - 1}")
         self.features = features
         self.n_a = features // 2
-        self.n_b = features - self.n_a
+        self.register_buffer("idx_a", order[: self.n_a].clone())
+        self.register_buffer("idx_b", order[self.n_a:].clone())
+        self.register_buffer("inverse_order", torch.argsort(order))
+        n_b = features - self.n_a
         self.w1 = nn.Parameter(_xavier(hidden, self.n_a))
         self.b1 = nn.Parameter(torch.zeros(hidden))
         self.w2 = nn.Parameter(_xavier(hidden, hidden))
         self.b2 = nn.Parameter(torch.zeros(hidden))
-        self.w3 = nn.Parameter(torch.zeros(2 * self.n_b, hidden))
-        self.b3 = nn.Parameter(torch.zeros(2 * self.n_b))
+        self.w3 = nn.Parameter(torch.zeros(2 * n_b, hidden))
+        self.b3 = nn.Parameter(torch.zeros(2 * n_b))
 
     def _shift_log_scale(self, a: Tensor) -> tuple[Tensor, Tensor]:
         h = F.elu(F.linear(a, self.w1, self.b1))
@@ -91,16 +109,24 @@ class AffineCoupling(Bijection):
         shift, raw = F.linear(h, self.w3, self.b3).chunk(2, dim=1)
         return shift, torch.tanh(raw)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        a, b = x[:, : self.n_a], x[:, self.n_a:]
+    def _step(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a = x.index_select(1, self.idx_a)
         shift, log_scale = self._shift_log_scale(a)
-        y = torch.cat((a, torch.addcmul(shift, b, log_scale.exp())), dim=1)
+        b = torch.addcmul(shift, x.index_select(1, self.idx_b), log_scale.exp())
+        return torch.cat((a, b), dim=1), log_scale
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y, log_scale = self._step(x)
         return y, log_scale.sum(dim=1)
+
+    def call(self, x: Tensor) -> Tensor:
+        return self._step(x)[0]
 
     def inverse(self, y: Tensor) -> Tensor:
         a, b = y[:, : self.n_a], y[:, self.n_a:]
         shift, log_scale = self._shift_log_scale(a)
-        return torch.cat((a, (b - shift) * torch.exp(-log_scale)), dim=1)
+        x = torch.cat((a, (b - shift) * torch.exp(-log_scale)), dim=1)
+        return x.index_select(1, self.inverse_order)
 
 
 def _xavier(n_out: int, n_in: int) -> Tensor:
@@ -110,33 +136,34 @@ def _xavier(n_out: int, n_in: int) -> Tensor:
 
 
 class CouplingFlow(Bijection):
-    """``steps`` affine couplings, each after a fixed permutation of the coordinates.
+    """``steps`` affine couplings, each splitting the coordinates by its own random order.
 
-    The permutations are drawn from ``seed`` and kept as buffers (saved with the weights), so
-    that every coordinate is conditioned on every other one after a few steps.
+    The orders are drawn from ``seed`` (and saved with the weights as buffers).
     """
 
     def __init__(self, features: int, steps: int, hidden: int, seed: int = 0) -> None:
         super().__init__()
         self.features = features
-        self.couplings = nn.ModuleList(AffineCoupling(features, hidden) for _ in range(steps))
         generator = torch.Generator().manual_seed(seed)
-        perms = [torch.randperm(features, generator=generator) for _ in range(steps)]
-        perms_tensor = torch.stack(perms) if perms else torch.zeros(0, features, dtype=torch.long)
-        self.register_buffer("perms", perms_tensor)
-        self.register_buffer("inverse_perms", torch.argsort(perms_tensor, dim=1))
+        self.couplings = nn.ModuleList(
+            AffineCoupling(features, hidden, torch.randperm(features, generator=generator))
+            for _ in range(steps))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         ladj = x.new_zeros(x.shape[0])
-        for coupling, perm in zip(self.couplings, self.perms, strict=True):
-            x, step_ladj = coupling.forward(x.index_select(1, perm))
+        for coupling in self.couplings:
+            x, step_ladj = coupling.forward(x)
             ladj = ladj + step_ladj
         return x, ladj
 
+    def call(self, x: Tensor) -> Tensor:
+        for coupling in self.couplings:
+            x = coupling.call(x)
+        return x
+
     def inverse(self, y: Tensor) -> Tensor:
-        for coupling, inverse_perm in zip(reversed(self.couplings),
-                                          reversed(self.inverse_perms), strict=True):
-            y = coupling.inverse(y).index_select(1, inverse_perm)
+        for coupling in reversed(self.couplings):
+            y = coupling.inverse(y)
         return y
 
 
@@ -176,6 +203,9 @@ class RegressionFlow(Bijection):
         x, ladj = self.couplings(z)
         v, sigmoid_ladj = self.sigmoid(x)
         return v, ladj + sigmoid_ladj
+
+    def call(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(self.couplings.call(z))
 
     def inverse(self, v: Tensor) -> Tensor:
         return self.couplings.inverse(self.sigmoid.inverse(v))

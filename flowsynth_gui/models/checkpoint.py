@@ -160,12 +160,19 @@ def _unknown_names(names: tuple[str, ...] | list[str]) -> list[str]:
 
 def read_checkpoint_metadata(path: str | os.PathLike[str], *,
                              mel_settings: MelSettings = DEFAULT_SETTINGS,
-                             ) -> tuple[ModelConfig, CheckpointMetadata, dict[str, Any]]:
-    """Read and validate the sidecar only: ``(config, metadata, weights_entry)``.
+                             ) -> tuple[ModelConfig, CheckpointMetadata]:
+    """Read and validate the sidecar only (e.g. to list models): ``(config, metadata)``.
 
     ``mel_settings`` are the running FlowSynth's features; a checkpoint trained on other
-    features is refused.
+    features is refused. The weights are not read.
     """
+    config, metadata, _ = _read_validated(path, mel_settings)
+    return config, metadata
+
+
+def _read_validated(path: str | os.PathLike[str], mel_settings: MelSettings,
+                    ) -> tuple[ModelConfig, CheckpointMetadata, dict[str, Any]]:
+    """The sidecar's config and metadata, and its ``weights`` entry (checksum, size)."""
     _, sidecar_path = checkpoint_paths(path)
     data = _read_sidecar(sidecar_path)
     where = str(sidecar_path)
@@ -200,7 +207,8 @@ def read_checkpoint_metadata(path: str | os.PathLike[str], *,
     normaliser = _parse(where, "normaliser",
                         lambda: FeatureNormaliser.from_dict(data["normaliser"]))
     tag_pairs = _parse(where, "tag_pairs", lambda: _tag_pairs(data["tag_pairs"]))
-    tag_rules, training, weights = data.get("tag_rules"), data.get("training") or {}, data["weights"]
+    tag_rules, weights = data.get("tag_rules"), data["weights"]
+    training = data.get("training") or {}
     if tag_rules is not None and not isinstance(tag_rules, dict):
         raise CheckpointError(f"{where}: tag_rules must be an object or null")
     if not isinstance(training, dict) or not isinstance(weights, dict):
@@ -214,7 +222,7 @@ def load_checkpoint(path: str | os.PathLike[str], *,
                     mel_settings: MelSettings = DEFAULT_SETTINGS) -> LoadedCheckpoint:
     """Validate the sidecar, check and load the weights; the model comes back in eval mode."""
     weights_path, _ = checkpoint_paths(path)
-    config, metadata, entry = read_checkpoint_metadata(path, mel_settings=mel_settings)
+    config, metadata, entry = _read_validated(path, mel_settings)
     if not weights_path.is_file():
         raise CheckpointError(f"{weights_path}: weights file missing (the sidecar is there); "
                               "copy both files of a checkpoint together")

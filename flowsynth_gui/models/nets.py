@@ -166,4 +166,3 @@ class ConvDecoder(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable weights (for reports and benchmarks)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
