@@ -44,3 +44,15 @@ def jack_server() -> list[str]:
             pytest.fail(why + "; FLOWSYNTH_REQUIRE_JACK=1 forbids skipping", pytrace=False)
         pytest.skip(why)
     return ports
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run 10x faster on one thread than on two when other processes share the
+    cores (OpenMP threads spin-wait for each other); restored afterwards for other tests."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

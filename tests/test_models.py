@@ -28,14 +28,7 @@ P = 16  # parameters, as the paper's smallest set
 MELS, FRAMES = 128, 87
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run 10x faster on one thread than on two when other processes share the
-    cores (OpenMP threads spin-wait for each other); restored afterwards for other tests."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_config(kind: str, **changes: object) -> ModelConfig:
