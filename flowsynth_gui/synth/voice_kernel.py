@@ -12,6 +12,7 @@ of each spec in ``resources/synth_params.json`` documents how they are read here
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -91,6 +92,12 @@ VOICE_STATE_SIZE = S_RAMPS + 2 * INTERPOLATED
 
 STAGE_ATTACK, STAGE_DECAY, STAGE_RELEASE, STAGE_IDLE = 0.0, 1.0, 2.0, 3.0
 SILENCE_LEVEL = 1e-5
+
+# What holds for one control period (see ``tick_constants``): envelope segments
+# (attack step, decay coefficient, sustain, release coefficient), oscillator gains and shapes,
+# (FM index, ring, sub, noise) levels, filter FM depth, ladder feedback, HPF damping, pulse width.
+TickConstants = namedtuple("TickConstants", ["env1", "env2", "gains", "shapes", "levels",
+                                             "filter_fm", "feedback", "hp_damping", "width"])
 # Key follow pivots at C2, not at the rendering note 60, so that key-follow amounts are audible
 # (and learnable) in a dataset rendered at note 60.
 KEY_PIVOT = 36.0
@@ -266,9 +273,9 @@ def tick_constants(p: np.ndarray, s: np.ndarray, sr: float):  # noqa: ANN201 (nu
     width = 0.05 + 0.009 * p[P_PW] + 0.45 * p[P_PWM] * 0.01 * s[S_LFO2_LAG]
     width = min(0.95, max(0.05, width))
     levels = (4.0 * p[P_FM] * 0.01, p[P_RING] * 0.01, p[P_SUB] * 0.01, p[P_NOISE] * 0.01)
-    return ((s[S_E1_ATTACK], s[S_E1_DECAY], p[P_E1S] * 0.01, s[S_E1_RELEASE]),
-            (s[S_E2_ATTACK], s[S_E2_DECAY], p[P_E2S] * 0.01, s[S_E2_RELEASE]), gains, shapes,
-            levels, ffm, p[P_FBACK] * 0.01, hp_damping, width)
+    return TickConstants((s[S_E1_ATTACK], s[S_E1_DECAY], p[P_E1S] * 0.01, s[S_E1_RELEASE]),
+                         (s[S_E2_ATTACK], s[S_E2_DECAY], p[P_E2S] * 0.01, s[S_E2_RELEASE]),
+                         gains, shapes, levels, ffm, p[P_FBACK] * 0.01, hp_damping, width)
 
 
 @njit(**JIT)
@@ -278,7 +285,7 @@ def oscillator_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts:
     """Oscillators, sub and noise for ``count`` samples into ``mix`` (and osc 1 alone into
     ``osc1``, for filter FM). Apart from the phases, samples are independent: this loop has
     plenty of parallelism, unlike the filters, which is why the two run as separate passes."""
-    gains, shapes, levels, width = consts[2], consts[3], consts[4], consts[8]
+    gains, shapes, levels, width = consts.gains, consts.shapes, consts.levels, consts.width
     g1, g2, g3 = gains
     shape1, shape2, shape3 = shapes
     fm_index, ring, sub, noise = levels
@@ -330,8 +337,8 @@ def filter_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tup
                 e1_scale: float, hp_on: bool, mix: np.ndarray, osc1: np.ndarray,
                 out_l: np.ndarray, out_r: np.ndarray, offset: int, count: int) -> None:
     """High-pass, ladder, envelopes and VCA over ``count`` samples, added into the outputs."""
-    env1_shape, env2_shape, ffm = consts[0], consts[1], consts[5]
-    feedback, hp_r = consts[6], consts[7]
+    env1_shape, env2_shape, ffm = consts.env1, consts.env2, consts.filter_fm
+    feedback, hp_r = consts.feedback, consts.hp_damping
     lad1, lad2, lad3, lad4, lady = s[S_LAD1], s[S_LAD2], s[S_LAD3], s[S_LAD4], s[S_LADY]
     hp1, hp2 = s[S_HP1], s[S_HP2]
     env1, env1_stage, env2, env2_stage = s[S_ENV1], s[S_ENV1_STAGE], s[S_ENV2], s[S_ENV2_STAGE]
