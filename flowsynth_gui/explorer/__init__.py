@@ -1,0 +1,75 @@
+"""The explorer core: a trained model's latent space made playable (DESIGN.md section 7).
+
+:class:`Explorer` (``session.py``) is the one object the app owns; the modules behind it:
+
+- :mod:`.codec` — :class:`LatentCodec`: audio → z, z ↔ parameters in NumPy (fast path for
+  single rows).
+- :mod:`.macros` — latent dimensions ranked by how much they move the audio, as knobs, cached
+  per model.
+- :mod:`.semantic` — Flow_dis's tagged dimensions as sliders ("Dark ↔ Bright"), and the tag
+  scores they should move.
+- :mod:`.preset_map` and :mod:`.map_sources` — the 2-D map of presets (latent dimensions or
+  PCA) and how datasets, sounds and presets are placed on it.
+- :mod:`.neighbourhood` — neighbours at a radius; latent vs straight-parameter interpolation.
+- :mod:`.refine` with :mod:`.cmaes` — refined matching by CMA-ES in the latent space.
+- :mod:`.history` — bounded undo/redo of reached presets.
+- :mod:`.rendering` — batch renders with a fixed seed; the cancellation convention.
+
+GUI-free: no Qt, no sounddevice, no training code.
+"""
+
+from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.explorer.history import History, HistoryEntry
+from flowsynth_gui.explorer.macros import (
+    KNOB_RANGE,
+    Macro,
+    MacroCache,
+    MacroRanking,
+    MacroSettings,
+    ParamSensitivity,
+    RankingCancelled,
+    rank_latent_dims,
+)
+from flowsynth_gui.explorer.neighbourhood import (
+    Interpolation,
+    LatentPreset,
+    interpolate,
+    sample_neighbours,
+)
+from flowsynth_gui.explorer.preset_map import MapAxes, MapPoint, PresetMap, labels_from_tags
+from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
+from flowsynth_gui.explorer.rendering import StopFlag
+from flowsynth_gui.explorer.semantic import SLIDER_RANGE, SemanticSlider, tag_scores
+from flowsynth_gui.explorer.session import Explorer, PresetLike
+
+__all__ = [
+    "KNOB_RANGE",
+    "SLIDER_RANGE",
+    "Candidate",
+    "Explorer",
+    "History",
+    "HistoryEntry",
+    "Interpolation",
+    "LatentCodec",
+    "LatentPreset",
+    "Macro",
+    "MacroCache",
+    "MacroRanking",
+    "MacroSettings",
+    "MapAxes",
+    "MapPoint",
+    "ParamSensitivity",
+    "PresetLike",
+    "PresetMap",
+    "RankingCancelled",
+    "RefineProgress",
+    "RefineResult",
+    "SemanticSlider",
+    "StopFlag",
+    "interpolate",
+    "labels_from_tags",
+    "rank_latent_dims",
+    "refine_match",
+    "sample_neighbours",
+    "tag_scores",
+]

@@ -1,0 +1,395 @@
+"""The explorer session: one object the app owns, holding the current sound and its history.
+
+:class:`Explorer` keeps the current latent ``z``, the current parameters (the model's set, in
+its order, plus ``extras``: values of synth parameters outside that set, e.g. the effects of
+an imported ``.h2p``, which exploring leaves as they are) and the current note. The GUI calls
+its methods from worker threads; state changes happen under one lock, and the long jobs
+(macro ranking, refinement) compute outside it.
+
+History: discrete jumps (``load_preset``, ``match``, ``choose``, ``set_latent``, a macro or
+slider release) are recorded by default. Continuous gestures pass ``record=False`` while
+dragging and call :meth:`Explorer.commit` on release; :meth:`Explorer.undo` commits a pending
+change first, so the dragged-to sound can be redone.
+
+The explorer imports no Qt, no sounddevice and no training code.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from flowsynth_gui.data.dataset import LoadedDataset
+from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.explorer.history import History, HistoryEntry
+from flowsynth_gui.explorer.macros import Macro, MacroCache, MacroSettings
+from flowsynth_gui.explorer.map_sources import (
+    dataset_points,
+    model_vector,
+    preset_points,
+    sound_points,
+)
+from flowsynth_gui.explorer.neighbourhood import (
+    Interpolation,
+    LatentPreset,
+    interpolate,
+    sample_neighbours,
+)
+from flowsynth_gui.explorer.preset_map import PresetMap
+from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
+from flowsynth_gui.explorer.rendering import StopFlag
+from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
+from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher, MatchResult
+from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
+from flowsynth_gui.presets.h2p import H2pPreset
+from flowsynth_gui.presets.library import Preset, PresetFormatError, PresetLibrary
+from flowsynth_gui.synth.render import RENDER_SECONDS, check_note, render
+
+__all__ = ["Explorer", "PresetLike"]
+
+#: a preset as the explorer accepts it: parameters by name, or the model's vector
+PresetLike = Mapping[str, float] | np.ndarray | Sequence[float]
+
+
+class Explorer:
+    """Macro-controls, semantic sliders, latent map, neighbourhoods, matching and history."""
+
+    def __init__(self, checkpoint: LoadedCheckpoint, *, note: int = REFERENCE_NOTE,
+                 history_depth: int = 200, macro_settings: MacroSettings | None = None,
+                 macro_cache: MacroCache | None = None, workers: int | None = None) -> None:
+        model = checkpoint.model
+        if not (model.has_decoder or model.invertible):
+            raise ValueError(f"a {model.config.kind!r} model maps audio straight to parameters "
+                             "and has no latent space to explore; load an auto-encoder or a "
+                             "flow model ('flow_dis' gives semantic sliders too)")
+        check_note(note, 100)
+        self.codec = LatentCodec(checkpoint)
+        self.map = PresetMap(self.codec.latent_dim)
+        self.history = History(history_depth)
+        self.macro_settings = macro_settings or MacroSettings()
+        self.macro_cache = macro_cache if macro_cache is not None else MacroCache()
+        self.workers = workers
+        self._matcher = Matcher(checkpoint)
+        self._lock = threading.RLock()
+        self._note = int(note)
+        self._z = np.zeros(self.codec.latent_dim)
+        self._z_spare = np.empty_like(self._z)  # move_on_map writes here, then swaps
+        self._params = self.codec.to_params(self._z)
+        self._extras: dict[str, float] = {}
+        self._macros: list[Macro] | None = None
+        self._last_match: MatchResult | None = None
+        self.commit("start")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **options: object) -> Explorer:
+        """An explorer for the checkpoint at ``path`` (options as for the constructor)."""
+        return cls(load_checkpoint(path), **options)  # type: ignore[arg-type]
+
+    # --- the current state -----------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The model's parameter names, the order of every parameter vector here."""
+        return self.codec.names
+
+    @property
+    def z(self) -> np.ndarray:
+        """A copy of the current latent (``move_on_map`` reuses the arrays it replaces)."""
+        with self._lock:
+            return self._z.copy()
+
+    @property
+    def params(self) -> np.ndarray:
+        """A copy of the current parameters, in the model's order."""
+        with self._lock:
+            return self._params.copy()
+
+    @property
+    def note(self) -> int:
+        return self._note
+
+    def set_note(self, note: int) -> None:
+        check_note(note, 100)
+        self._note = int(note)
+
+    def preset(self) -> dict[str, float]:
+        """Every parameter of the current sound by name: the model's ones, then the extras."""
+        with self._lock:
+            return {**dict(zip(self.names, self._params.tolist(), strict=True)), **self._extras}
+
+    def render(self, duration: float = RENDER_SECONDS) -> np.ndarray:
+        """The current sound at the current note (mono float32, 22,050 Hz), for previews."""
+        return render(self.preset(), note=self.note, duration=duration)
+
+    def _entry(self, label: str) -> HistoryEntry:
+        return HistoryEntry(self._params, self._z, label, self._extras)
+
+    def _restore(self, entry: HistoryEntry) -> dict[str, float]:
+        self._params = np.array(entry.params)
+        self._z = np.array(entry.z) if entry.z is not None else self.codec.to_latent(entry.params)
+        self._extras = dict(entry.extras)
+        return self.preset()
+
+    # --- moving the current sound ----------------------------------------------------------
+
+    def set_latent(self, z: np.ndarray, *, record: bool = True, label: str = "latent",
+                   ) -> np.ndarray:
+        """Go to latent ``z``; returns the new parameters."""
+        latent = np.asarray(z, dtype=np.float64)
+        if latent.shape != (self.codec.latent_dim,) or not np.all(np.isfinite(latent)):
+            raise ValueError(f"z must hold {self.codec.latent_dim} finite values, got "
+                             f"shape {latent.shape}")
+        params = self.codec.to_params(latent)
+        with self._lock:
+            self._z, self._params = latent.copy(), params
+            if record:
+                self.commit(label)
+            return params.copy()
+
+    def load_preset(self, params: PresetLike, *, z: np.ndarray | None = None,
+                    record: bool = True, label: str = "preset") -> np.ndarray:
+        """Make a preset current, its values kept exactly; returns its latent.
+
+        The latent is ``z`` when given (e.g. a sound's encoding), else ``f^-1(params)``, which
+        raises :class:`~flowsynth_gui.models.NotInvertible` for a non-invertible model.
+        """
+        vector, extras = self._split(params)
+        latent = self.codec.to_latent(vector) if z is None else np.asarray(z, np.float64).copy()
+        if latent.shape != (self.codec.latent_dim,):
+            raise ValueError(f"z must have shape ({self.codec.latent_dim},), got {latent.shape}")
+        with self._lock:
+            self._params, self._z, self._extras = vector, latent, extras
+            if record:
+                self.commit(label)
+            return latent.copy()
+
+    def _split(self, params: PresetLike) -> tuple[np.ndarray, dict[str, float]]:
+        """A preset → (model-order vector, extras by name), validated."""
+        if isinstance(params, Mapping):
+            extras = {k: float(v) for k, v in params.items() if k not in set(self.names)}
+            return model_vector(params, self.names), extras
+        vector = np.array(params, dtype=np.float64)
+        if vector.shape != (len(self.names),) or not np.all((vector >= 0) & (vector <= 1)):
+            raise ValueError(f"a parameter vector must hold {len(self.names)} values in [0, 1] "
+                             f"in the model's order, got shape {vector.shape}")
+        return vector, {}
+
+    def move_on_map(self, x: float, y: float, *, record: bool = False) -> np.ndarray:
+        """Go to map position ``(x, y)`` (off-plane latent kept); returns the parameters.
+
+        The cursor path: one flow pass on one row, no torch thread pool (well under 2 ms).
+        """
+        with self._lock:
+            z = self.map.lift(x, y, self._z, out=self._z_spare)
+            params = self.codec.to_params(z)
+            self._z_spare, self._z, self._params = self._z, z, params
+            if record:
+                self.commit("map")
+            return params.copy()
+
+    def map_position(self) -> tuple[float, float]:
+        """Where the current sound sits in the map's current axes."""
+        x, y = self.map.project(self.z)
+        return float(x), float(y)
+
+    def commit(self, label: str = "") -> bool:
+        """Record the current state in the history unless it is already the current entry."""
+        with self._lock:
+            entry = self._entry(label)
+            current = self.history.current
+            if current is not None and current.same_preset(entry):
+                return False
+            self.history.push(entry)
+            return True
+
+    def undo(self) -> dict[str, float] | None:
+        """Back to the previous preset (exact values); None when there is none."""
+        with self._lock:
+            self.commit("unsaved change")
+            entry = self.history.undo()
+            return None if entry is None else self._restore(entry)
+
+    def redo(self) -> dict[str, float] | None:
+        with self._lock:
+            entry = self.history.redo()
+            return None if entry is None else self._restore(entry)
+
+    # --- macro-controls and semantic sliders -----------------------------------------------
+
+    def macros(self, k: int = 8, *, progress: Callable[[int, int], None] | None = None,
+               should_stop: StopFlag = None) -> list[Macro]:
+        """The ``k`` most audible latent dimensions as knobs (ranked once per model, cached).
+
+        Flow_dis's semantic dimensions are left out: they have sliders of their own.
+        """
+        ranking = self.macro_cache.ranking(self.codec, self.macro_settings, workers=self.workers,
+                                           progress=progress, should_stop=should_stop)
+        macros = ranking.macros(k, exclude=tuple(range(self.codec.n_semantic)))
+        self._macros = macros
+        return macros
+
+    def macro_values(self) -> list[float]:
+        z = self.z
+        return [float(z[m.dim]) for m in (self._macros or [])]
+
+    def set_macro(self, index: int, value: float, *, record: bool = True) -> np.ndarray:
+        """Turn knob ``index`` to latent value ``value`` (clamped to the knob's range); ranks the
+        dimensions first if that was not done yet (renders: call :meth:`macros` off the GUI
+        thread first)."""
+        knobs = self._macros if self._macros is not None else self.macros()
+        if not 0 <= index < len(knobs):
+            raise IndexError(f"there are {len(knobs)} macro knobs, not {index + 1}")
+        if not np.isfinite(value):
+            raise ValueError(f"{knobs[index].name}: value must be finite, got {value!r}")
+        low, high = knobs[index].range
+        return self._set_dim(knobs[index].dim, min(high, max(low, value)), record,
+                             knobs[index].name)
+
+    def semantic_sliders(self) -> list[SemanticSlider]:
+        """Flow_dis's tagged dimensions (empty for other models)."""
+        return semantic_sliders(self.codec)
+
+    def semantic_values(self) -> list[float]:
+        z = self.z
+        return [float(z[s.dim]) for s in self.semantic_sliders()]
+
+    def set_semantic(self, index: int, value: float, *, record: bool = True) -> np.ndarray:
+        """Move slider ``index`` (clamped to −3…3); returns the new parameters."""
+        sliders = self.semantic_sliders()
+        if not sliders:
+            raise ValueError(f"a {self.codec.kind!r} model has no semantic dimensions; "
+                             "semantic sliders need a 'flow_dis' model")
+        if not 0 <= index < len(sliders):
+            raise IndexError(f"there are {len(sliders)} semantic sliders, not {index + 1}")
+        slider = sliders[index]
+        return self._set_dim(slider.dim, slider.clamp(value), record, slider.label)
+
+    def _set_dim(self, dim: int, value: float, record: bool, label: str) -> np.ndarray:
+        if not np.isfinite(value):
+            raise ValueError(f"{label}: value must be finite, got {value!r}")
+        with self._lock:
+            z = self._z.copy()
+            z[dim] = value
+            return self.set_latent(z, record=record, label=label)
+
+    # --- the map ---------------------------------------------------------------------------
+
+    def add_dataset_to_map(self, dataset: LoadedDataset, which: str | None = None,
+                           limit: int | None = None) -> int:
+        """Place a dataset's sounds (by their audio); returns how many were added."""
+        points = dataset_points(self.codec, dataset, which, limit)
+        with self._lock:
+            self.map.add(points)
+        return len(points)
+
+    def add_presets_to_map(self, presets: Iterable[Preset | H2pPreset],
+                           source: str = "library") -> int:
+        """Place presets without audio through ``f^-1`` (NotInvertible for other models)."""
+        points = preset_points(self.codec, presets, source)
+        with self._lock:
+            self.map.add(points)
+        return len(points)
+
+    def add_library_to_map(self, library: PresetLibrary) -> tuple[int, list[str]]:
+        """Place (again) every readable preset of a library: (added, names skipped)."""
+        presets, skipped = [], []
+        for name in library.list():
+            try:
+                presets.append(library.load(name))
+            except (PresetFormatError, OSError):
+                skipped.append(name)
+        with self._lock:
+            self.map.remove_source("library")
+        return self.add_presets_to_map(presets, "library"), skipped
+
+    def add_sounds_to_map(self, sounds: Mapping[str, np.ndarray], sample_rate: int,
+                          source: str = "sound") -> int:
+        """Place named 4 s sounds at the reference pitch (by ``encode``)."""
+        points = sound_points(self.codec, sounds, sample_rate, source)
+        with self._lock:
+            self.map.add(points)
+        return len(points)
+
+    def set_map_axes(self, dims: tuple[int, int] | None = None) -> None:
+        """Two latent dimensions as axes, or ``None`` for the points' first two PCs."""
+        with self._lock:
+            if dims is None:
+                self.map.set_pca()
+            else:
+                self.map.set_dims(*dims)
+
+    def go_to_map_point(self, index: int) -> dict[str, float]:
+        """Load map point ``index``: its own parameters when known, else its latent."""
+        point = self.map.points[index]
+        if point.params is None:
+            self.set_latent(point.z, label=point.name)
+        else:
+            self.load_preset(point.params, z=None if self.codec.invertible else point.z,
+                             label=point.name)
+        return self.preset()
+
+    # --- neighbourhood and interpolation ---------------------------------------------------
+
+    def neighbours(self, n: int, radius: float, seed: int = 0) -> list[LatentPreset]:
+        """``n`` presets at latent distance ``radius`` around the current sound."""
+        z = sample_neighbours(self.z, n, radius, seed)
+        params = self.codec.to_params(z)
+        return [LatentPreset(z[i], params[i]) for i in range(n)]
+
+    def interpolate(self, a: PresetLike, b: PresetLike, steps: int) -> Interpolation:
+        """``steps`` presets from ``a`` to ``b`` along the latent path (ends exact) and the
+        straight parameter path; needs an invertible model."""
+        return interpolate(self.codec, self._split(a)[0], self._split(b)[0], steps)
+
+    # --- matching --------------------------------------------------------------------------
+
+    def match(self, samples: np.ndarray, sample_rate: int, *, record: bool = True,
+              ) -> MatchResult:
+        """Infer a preset from audio (at the input's pitch) and make it current."""
+        result = self._matcher.match_audio(samples, sample_rate)
+        if result.latent is None:  # the constructor refuses the models that give none
+            raise RuntimeError("the matcher returned no latent for this model")
+        vector = model_vector(result.params, self.names)
+        with self._lock:
+            self._last_match, self._note = result, result.note
+            self._params, self._z, self._extras = vector, result.latent.astype(np.float64), {}
+            if record:
+                self.commit("match")
+        return result
+
+    def refine(self, *, budget: int = 150, sigma: float = 0.5, keep: int = 5,
+               population: int | None = None, time_limit: float | None = None, seed: int = 0,
+               progress: Callable[[RefineProgress], None] | None = None,
+               should_stop: StopFlag = None) -> RefineResult:
+        """Search around the last match for closer renders (the state is not changed: pass a
+        candidate to :meth:`choose`). ValueError before any :meth:`match`."""
+        result = self._last_match
+        if result is None or result.latent is None:
+            raise ValueError("refine needs a sound to match: call match() first")
+        return refine_match(self.codec, result.target_mel, result.latent, result.note,
+                            start_params=model_vector(result.params, self.names),
+                            budget=budget, sigma=sigma, keep=keep, population=population,
+                            seed=seed, workers=self.workers, time_limit=time_limit,
+                            progress=progress, should_stop=should_stop)
+
+    def choose(self, candidate: Candidate | LatentPreset, label: str = "refined",
+               ) -> dict[str, float]:
+        """Make a refinement candidate (or a neighbour) the current sound."""
+        self.load_preset(candidate.params, z=candidate.z, label=label)
+        return self.preset()
+
+    # --- saving ----------------------------------------------------------------------------
+
+    def save_preset(self, library: PresetLibrary, name: str, *, tags: Sequence[str] = (),
+                    overwrite: bool = False, entry: HistoryEntry | None = None) -> Path:
+        """Save the current sound (or a history ``entry``) to ``library``; returns the file."""
+        with self._lock:
+            chosen = entry if entry is not None else self._entry(name)
+        values = {**dict(zip(self.names, chosen.params.tolist(), strict=True)),
+                  **dict(chosen.extras)}
+        latent = None if chosen.z is None else chosen.z.tolist()
+        return library.save(Preset(name, values, list(tags), latent), overwrite=overwrite)
