@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sounds sampled from the model to fill the map (default: Settings)")
     parser.add_argument("--quit-after-ms", metavar="MS", type=int,
                         help="close the window after MS milliseconds (smoke tests)")
+    parser.add_argument("--quit-when-ready", action="store_true",
+                        help="close the window once the model is loaded and the first sound "
+                             "shown (smoke tests)")
     parser.add_argument("--screenshot", metavar="PNG",
                         help="once the map and the sound are shown, save the window as PNG "
                              "and quit")
@@ -52,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from flowsynth_gui.gui.main_window import MainWindow
+    from flowsynth_gui.gui.qt_fixes import shield_singletons
     from flowsynth_gui.gui.session import Session, SessionOptions
     from flowsynth_gui.gui.settings import Settings
     from flowsynth_gui.gui.theme import apply_theme
 
+    shield_singletons()  # before any signal is emitted (PySide6 6.12.0, see qt_fixes)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("FlowSynth")
     app.setApplicationName("FlowSynth")
@@ -71,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, session.start)
     if args.quit_after_ms is not None:
         QTimer.singleShot(args.quit_after_ms, window.close)
+    if args.quit_when_ready:
+        session.preview_rendered.connect(lambda _: QTimer.singleShot(200, window.close))
+        session.model_failed.connect(lambda _: QTimer.singleShot(200, window.close))
     if args.screenshot:
         from flowsynth_gui.gui.screenshot import take_when_ready
 

@@ -1,0 +1,1 @@
+"""Dialogs, one per file: exporting the current sound, the app's settings."""

@@ -1,0 +1,130 @@
+"""Settings: audio devices and buffer, MIDI ports, the model checkpoint, the look.
+
+The dialog edits a copy of the values and hands the changed ones back (:meth:`changes`); the
+main window passes them to the session, which applies them and stores them in the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flowsynth_gui.gui.settings import THEMES
+
+__all__ = ["BLOCKSIZES", "MODEL_FILTER", "SettingsDialog"]
+
+BLOCKSIZES = (64, 128, 256, 512, 1024, 2048)
+MODEL_FILTER = "FlowSynth models (*.pt *.json);;All files (*)"
+DEFAULT_DEVICE = "System default"
+
+
+def _combo(choices: list[str], current: str, default_label: str) -> QComboBox:
+    combo = QComboBox()
+    combo.addItem(default_label, "")
+    for name in choices:
+        combo.addItem(name, name)
+    if current and combo.findData(current) < 0:
+        combo.addItem(f"{current} (missing)", current)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, values: dict[str, Any], outputs: list[str], inputs: list[str],
+                 midi_outputs: list[str], midi_inputs: list[str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("FlowSynth settings")
+        self.values = dict(values)
+        self.output = _combo(outputs, values["audio/output_device"], DEFAULT_DEVICE)
+        self.input = _combo(inputs, values["audio/input_device"], DEFAULT_DEVICE)
+        self.blocksize = QComboBox()
+        for size in BLOCKSIZES:
+            self.blocksize.addItem(f"{size} frames", size)
+        self.blocksize.setCurrentIndex(max(0, self.blocksize.findData(values["audio/blocksize"])))
+        self.auto_preview = QCheckBox("Play the sound when a gesture pauses")
+        self.auto_preview.setChecked(bool(values["audio/auto_preview"]))
+        self.midi_out = _combo(midi_outputs, values["midi/out_port"], "— none —")
+        self.midi_in = _combo(midi_inputs, values["midi/in_port"], "— none —")
+        self.channel = QSpinBox()
+        self.channel.setRange(1, 16)
+        self.channel.setValue(int(values["midi/out_channel"]))
+        self.model = QLineEdit(values["model/path"])
+        self.model.setPlaceholderText("the shipped model")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_model)
+        self.theme = QComboBox()
+        self.theme.addItems(list(THEMES))
+        self.theme.setCurrentText(values["ui/theme"])
+        self.sketches = QSpinBox()
+        self.sketches.setRange(0, 2000)
+        self.sketches.setValue(int(values["map/sketches"]))
+        self.sketches.setToolTip("Sounds sampled from the model to fill the map (next start)")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._group("Audio", [("Output", self.output), ("Input", self.input),
+                                               ("Buffer", self.blocksize),
+                                               ("", self.auto_preview)]))
+        layout.addWidget(self._group("MIDI", [("Parameters out", self.midi_out),
+                                              ("Channel", self.channel),
+                                              ("Keyboard in", self.midi_in)]))
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+        model_widget = QWidget()
+        model_widget.setLayout(model_row)
+        layout.addWidget(self._group("Model and map", [("Checkpoint", model_widget),
+                                                       ("Sketches on the map", self.sketches)]))
+        layout.addWidget(self._group("Look", [("Theme", self.theme)]))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @staticmethod
+    def _group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        for label, widget in rows:
+            form.addRow(label, widget)
+        return box
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a FlowSynth model", self.model.text(),
+                                              MODEL_FILTER)
+        if path:
+            self.model.setText(path)
+
+    def edited(self) -> dict[str, Any]:
+        """Every value as the dialog shows it now."""
+        return {
+            "audio/output_device": self.output.currentData() or "",
+            "audio/input_device": self.input.currentData() or "",
+            "audio/blocksize": int(self.blocksize.currentData()),
+            "audio/auto_preview": self.auto_preview.isChecked(),
+            "midi/out_port": self.midi_out.currentData() or "",
+            "midi/out_channel": self.channel.value(),
+            "midi/in_port": self.midi_in.currentData() or "",
+            "model/path": self.model.text().strip(),
+            "ui/theme": self.theme.currentText(),
+            "map/sketches": self.sketches.value(),
+        }
+
+    def changes(self) -> dict[str, Any]:
+        """Only the values the user changed."""
+        return {k: v for k, v in self.edited().items() if self.values.get(k) != v}

@@ -1,0 +1,190 @@
+"""The MIDI side of the session: parameters out to an external synth, a keyboard in.
+
+Wraps :class:`~flowsynth_gui.midi.MidiOut` (rate-limited, change-only, reconnecting) and
+:class:`~flowsynth_gui.midi.MidiIn` (notes to the live synth). Ports open on worker threads;
+``send_params`` only writes into MidiOut's coalescing store, so a drag never waits for a port.
+When the output port disappears (mid-drag or not) MidiOut reports it, this says so in the
+window, and the values go out again when the port returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from flowsynth_gui.gui.workers import ErrorSink, Lane
+
+if TYPE_CHECKING:
+    from flowsynth_gui.midi import MidiIn, MidiOut
+
+__all__ = ["MidiControl", "NoteTarget"]
+
+log = logging.getLogger(__name__)
+
+
+class NoteTarget(Protocol):
+    def note_on(self, note: int, velocity: int = 100) -> None: ...
+
+    def note_off(self, note: int) -> None: ...
+
+
+class MidiControl(QObject):
+    """MIDI output (parameters as CCs) and input (notes); see the module doc."""
+
+    out_status_changed = Signal(str)
+    in_status_changed = Signal(str)
+    ports_listed = Signal(object, object, str)  # outputs, inputs, why empty ('' if fine)
+    note_played = Signal(int, int)  # note, velocity (0: off), from the MIDI input
+    problem_reported = Signal(str, str)  # level, message
+
+    def __init__(self, pool: QThreadPool, on_error: ErrorSink, notes: NoteTarget, *,
+                 enabled: bool = True, api: str = "", out_port: str = "", channel: int = 1,
+                 in_port: str = "", system: Any = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.enabled = enabled
+        self.api = api
+        self.channel = channel
+        self.out_port = out_port
+        self.in_port = in_port
+        self._notes = notes
+        self._system = system  # injected (tests) or made on start
+        self._own_system = system is None
+        self.midi_out: MidiOut | None = None
+        self.midi_in: MidiIn | None = None
+        self._lane = Lane(pool, "midi", on_error)
+        self._last_out_state = ""
+        self.outputs: list[str] = []  # the ports last listed
+        self.inputs: list[str] = []
+        off = "off (--no-midi)"
+        self.out_status = "MIDI out: starting…" if enabled else f"MIDI out: {off}"
+        self.in_status = "MIDI in: none" if enabled else f"MIDI in: {off}"
+
+    def start(self) -> None:
+        self.out_status_changed.emit(self.out_status)
+        self.in_status_changed.emit(self.in_status)
+        if self.enabled:
+            self._lane.submit("starting MIDI", self._start)
+
+    def _start(self) -> None:
+        from flowsynth_gui.midi import MidiIn, MidiOut, MidiSystem
+
+        if self._system is None:
+            self._system = MidiSystem(api=self.api or None)
+        self.midi_out = MidiOut(system=self._system, port=self.out_port or None,
+                                channel=self.channel, on_state_changed=self._on_out_state)
+        self._on_out_state(self.midi_out.state)
+        self.midi_in = MidiIn(note_sink=self, system=self._system, persist=False)
+        if self.in_port:
+            self._open_in(self.in_port)
+        self._list_ports()
+
+    # -- MIDI in: the note sink (MIDI thread) -------------------------------------------------
+    def note_on(self, note: int, velocity: int) -> None:
+        self._notes.note_on(note, velocity)
+        self.note_played.emit(note, velocity)
+
+    def note_off(self, note: int) -> None:
+        self._notes.note_off(note)
+        self.note_played.emit(note, 0)
+
+    # -- output --------------------------------------------------------------------------------
+    def send_params(self, values: Mapping[str, float]) -> None:
+        """Queue the current values (never blocks; unmapped parameters are not sent)."""
+        out = self.midi_out
+        if out is not None:
+            out.send_params(values)
+
+    def _on_out_state(self, state: str) -> None:
+        """MidiOut's listener (its watcher thread, or ours)."""
+        previous, self._last_out_state = self._last_out_state, state
+        port = self.out_port or None
+        if state == "connected":
+            text = f"MIDI out: {port} · ch {self.channel}"
+        elif state == "no port":
+            text = "MIDI out: no port chosen"
+        else:
+            text = f"MIDI out: {state}"
+        self.out_status = text
+        self.out_status_changed.emit(text)
+        if previous == "connected" and state != "connected":
+            self.problem_reported.emit(
+                "warning", f"MIDI output {port!r} went away ({state.removeprefix('disconnected: ')})."
+                           " The sound is kept; FlowSynth sends it again when the port returns.")
+
+    def select_out(self, port: str) -> None:
+        self.out_port = port
+        out = self.midi_out
+        if out is not None:
+            out.select_port(port or None)
+
+    def set_channel(self, channel: int) -> None:
+        self.channel = channel
+        out = self.midi_out
+        if out is not None:
+            out.channel = channel
+            self._on_out_state(out.state)
+
+    # -- input ---------------------------------------------------------------------------------
+    def select_in(self, port: str) -> None:
+        self.in_port = port
+        if self.enabled:
+            self._lane.submit("opening the MIDI input", lambda: self._open_in(port))
+
+    def _open_in(self, port: str) -> None:
+        from flowsynth_gui.midi import MidiPortError
+
+        midi_in = self.midi_in
+        if midi_in is None:
+            return
+        if not port:
+            midi_in.close_port()
+            self._set_in_status("MIDI in: none")
+            return
+        try:
+            midi_in.open(port)
+        except MidiPortError as err:
+            self._set_in_status(f"MIDI in: {port} unavailable")
+            self.problem_reported.emit("warning", f"MIDI input: {err}")
+            return
+        self._set_in_status(f"MIDI in: {port}")
+
+    def _set_in_status(self, text: str) -> None:
+        self.in_status = text
+        self.in_status_changed.emit(text)
+
+    # -- ports -----------------------------------------------------------------------------------
+    def refresh_ports(self) -> None:
+        if self.enabled:
+            self._lane.submit("listing MIDI ports", self._list_ports)
+        else:
+            self.ports_listed.emit([], [], "MIDI is off (--no-midi)")
+
+    def _list_ports(self) -> None:
+        from flowsynth_gui.midi import MidiPortError
+
+        system = self._system
+        try:
+            outputs, inputs = system.output_names(), system.input_names()
+        except MidiPortError as err:
+            self.outputs, self.inputs = [], []
+            self.ports_listed.emit([], [], str(err))
+            return
+        self.outputs, self.inputs = list(outputs), list(inputs)
+        self.ports_listed.emit(list(outputs), list(inputs), "")
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._lane.clear()
+        self._lane.wait_idle(timeout)
+        out, self.midi_out = self.midi_out, None
+        midi_in, self.midi_in = self.midi_in, None
+        for service in (out, midi_in):
+            if service is not None:
+                try:
+                    service.close()
+                except Exception:  # closing must not stop the shutdown
+                    log.exception("closing a MIDI service failed")
+        if self._own_system and self._system is not None:
+            self._system.close()

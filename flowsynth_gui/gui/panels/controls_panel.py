@@ -1,0 +1,141 @@
+"""Semantic sliders (Dark ↔ Bright...) and learned macro knobs; the map cursor follows them.
+
+A slider or knob drag sends ``final=False`` values while the mouse moves and one ``final=True``
+value on release; keyboard steps are final at once. Positions follow the current sound, except
+for a control the user is holding.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDial,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flowsynth_gui.gui.state import MacroInfo, ModelInfo, SoundState
+
+__all__ = ["ControlsPanel"]
+
+SCALE = 100  # slider steps per latent unit
+
+
+class ControlsPanel(QWidget):
+    """Semantic sliders and macro knobs."""
+
+    semantic_moved = Signal(int, float, bool)  # index, latent value, final
+    macro_turned = Signal(int, float, bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.sliders: list[QSlider] = []
+        self.knobs: list[QDial] = []
+        self.semantic_box = QGroupBox("Semantic sliders")
+        self.semantic_grid = QGridLayout(self.semantic_box)
+        self.macro_box = QGroupBox("Macro knobs")
+        self.macro_grid = QGridLayout(self.macro_box)
+        self.macro_status = QLabel("Ranking the latent dimensions by how much they move the "
+                                   "sound…")
+        self.macro_status.setWordWrap(True)
+        self.macro_grid.addWidget(self.macro_status, 0, 0, 1, 4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.semantic_box)
+        layout.addWidget(self.macro_box)
+
+    # --- building -------------------------------------------------------------------------
+
+    def show_model(self, info: ModelInfo) -> None:
+        _clear(self.semantic_grid)
+        self.sliders = []
+        if not info.sliders:
+            self.semantic_grid.addWidget(QLabel("This model has no semantic dimensions "
+                                                "(a Flow_dis model has)"), 0, 0)
+        for row, slider_info in enumerate(info.sliders):
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(int(slider_info.low * SCALE), int(slider_info.high * SCALE))
+            slider.setPageStep(SCALE // 2)
+            slider.setSingleStep(SCALE // 10)
+            slider.setToolTip(f"{slider_info.label}: latent dimension z{slider_info.dim}")
+            slider.setAccessibleName(slider_info.label)
+            self._wire(slider, lambda v, f, i=row: self.semantic_moved.emit(i, v / SCALE, f))
+            left, right = QLabel(slider_info.negative), QLabel(slider_info.positive)
+            right.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for label in (left, right):
+                label.setMinimumWidth(70)
+            self.semantic_grid.addWidget(left, row, 0)
+            self.semantic_grid.addWidget(slider, row, 1)
+            self.semantic_grid.addWidget(right, row, 2)
+            self.sliders.append(slider)
+        self._clear_knobs("Ranking the latent dimensions by how much they move the sound…")
+
+    def show_macros(self, macros: list[MacroInfo]) -> None:
+        self._clear_knobs("")
+        columns = 3
+        for i, macro in enumerate(macros):
+            knob = QDial()
+            knob.setRange(int(macro.low * SCALE), int(macro.high * SCALE))
+            knob.setNotchesVisible(True)
+            knob.setFixedSize(56, 56)
+            moves = ", ".join(macro.top_params[:4])
+            knob.setToolTip(f"{macro.name}: latent dimension z{macro.dim}; moves {moves}")
+            knob.setAccessibleName(macro.name)
+            self._wire(knob, lambda v, f, i=i: self.macro_turned.emit(i, v / SCALE, f))
+            cell = QVBoxLayout()
+            cell.addWidget(knob, 0, Qt.AlignmentFlag.AlignHCenter)
+            name = QLabel(f"{macro.name}\n{macro.top_params[0] if macro.top_params else ''}")
+            name.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            name.setStyleSheet("font-size: 8pt;")
+            cell.addWidget(name)
+            holder = QWidget()
+            holder.setLayout(cell)
+            self.macro_grid.addWidget(holder, 1 + i // columns, i % columns)
+            self.knobs.append(knob)
+
+    def show_ranking_progress(self, done: int, total: int) -> None:
+        if not self.knobs:
+            self.macro_status.setText(f"Ranking the latent dimensions by how much they move "
+                                      f"the sound… {100 * done // max(1, total)} %")
+
+    def _clear_knobs(self, text: str) -> None:
+        for knob in self.knobs:
+            knob.parentWidget().deleteLater()
+        self.knobs = []
+        self.macro_status.setText(text)
+        self.macro_status.setVisible(bool(text))
+
+    @staticmethod
+    def _wire(control: QSlider | QDial, emit) -> None:  # noqa: ANN001 - a callback
+        # Mouse drags: sliderMoved (not final), then sliderReleased (final). Keyboard and
+        # clicks on the track change the value with the slider up: final at once.
+        control.sliderMoved.connect(lambda v: emit(v, False))
+        control.sliderReleased.connect(lambda: emit(control.value(), True))
+        control.valueChanged.connect(lambda v: None if control.isSliderDown() else emit(v, True))
+
+    # --- following the sound ------------------------------------------------------------
+
+    def show_state(self, state: SoundState) -> None:
+        for control, value in zip(self.sliders, state.semantic, strict=False):
+            _set_quietly(control, value)
+        for control, value in zip(self.knobs, state.macros, strict=False):
+            _set_quietly(control, value)
+
+
+def _set_quietly(control: QSlider | QDial, value: float) -> None:
+    if control.isSliderDown():
+        return
+    control.blockSignals(True)
+    control.setValue(int(round(value * SCALE)))
+    control.blockSignals(False)
+
+
+def _clear(grid: QGridLayout) -> None:
+    while grid.count():
+        item = grid.takeAt(0)
+        if item.widget() is not None:
+            item.widget().deleteLater()

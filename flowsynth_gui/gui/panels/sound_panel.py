@@ -1,0 +1,105 @@
+"""Waveform and log-mel spectrogram of the current sound, and of the target when matching.
+
+The play buttons (and the space bar, wired by the main window) only ask to hear a sound; the
+session renders and plays it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+
+from flowsynth_gui.gui.state import Rendered
+from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND
+
+__all__ = ["SoundPanel"]
+
+_WAVE_POINTS = 2000  # min/max envelope columns: enough for any panel width
+
+
+class _SoundView:
+    """One waveform plot and one spectrogram image."""
+
+    def __init__(self, colour: str) -> None:
+        self.wave = pg.PlotWidget(background=PLOT_BACKGROUND)
+        self.wave.setMouseEnabled(x=False, y=False)
+        self.wave.hideAxis("left")
+        self.wave.getAxis("bottom").setTextPen(PLOT_FOREGROUND)
+        self.wave.setYRange(-1, 1)
+        self.wave.setMaximumHeight(90)
+        self.wave.setMenuEnabled(False)
+        self.curve = self.wave.plot(pen=pg.mkPen(colour, width=1))
+        self.upper, self.lower = pg.PlotDataItem(), pg.PlotDataItem()
+        self.fill = pg.FillBetweenItem(self.upper, self.lower, brush=pg.mkBrush(colour + "66"))
+        self.wave.addItem(self.fill)
+        self.spectrogram = pg.PlotWidget(background=PLOT_BACKGROUND)
+        self.spectrogram.setMouseEnabled(x=False, y=False)
+        self.spectrogram.setMenuEnabled(False)
+        self.spectrogram.hideAxis("left")
+        self.spectrogram.getAxis("bottom").setTextPen(PLOT_FOREGROUND)
+        self.image = pg.ImageItem()
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.spectrogram.addItem(self.image)
+        self.shown: Rendered | None = None
+
+    def show(self, rendered: Rendered) -> None:
+        self.shown = rendered
+        audio = np.asarray(rendered.audio, dtype=np.float32)
+        seconds = len(audio) / rendered.sample_rate
+        columns = min(_WAVE_POINTS, len(audio))
+        blocks = audio[: len(audio) // columns * columns].reshape(columns, -1)
+        t = np.linspace(0.0, seconds, columns)
+        self.upper.setData(t, blocks.max(axis=1))
+        self.lower.setData(t, blocks.min(axis=1))
+        self.curve.setData(t, blocks.mean(axis=1))
+        self.wave.setXRange(0, seconds, padding=0)
+        mel = np.asarray(rendered.log_mel, dtype=np.float32)
+        # ImageItem's first axis is x: frames across, mel bands up.
+        self.image.setImage(mel.T, autoLevels=False,
+                            levels=(float(mel.max()) - 8.0, float(mel.max())))
+        self.image.setRect(0.0, 0.0, seconds, 1.0)
+        self.spectrogram.setXRange(0, seconds, padding=0)
+        self.spectrogram.setYRange(0, 1, padding=0)
+
+
+class SoundPanel(QWidget):
+    """Current sound (and target) as waveform + spectrogram, with play buttons."""
+
+    play_requested = Signal()
+    play_target_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.current = _SoundView("#4fc3f7")
+        self.target = _SoundView("#ffb74d")
+        self.current_title = QLabel("Current sound")
+        self.target_title = QLabel("Target — drop a sound file or record one to match it")
+        self.play = QPushButton("▶ Play (Space)")
+        self.play.clicked.connect(self.play_requested)
+        self.play_target = QPushButton("▶ Target")
+        self.play_target.clicked.connect(self.play_target_requested)
+        self.play_target.setEnabled(False)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(self.current_title, 0, 0)
+        grid.addWidget(self.play, 0, 1)
+        grid.addWidget(self.current.wave, 1, 0, 1, 2)
+        grid.addWidget(self.current.spectrogram, 2, 0, 1, 2)
+        grid.addWidget(self.target_title, 0, 2)
+        grid.addWidget(self.play_target, 0, 3)
+        grid.addWidget(self.target.wave, 1, 2, 1, 2)
+        grid.addWidget(self.target.spectrogram, 2, 2, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(2, 1)
+        grid.setRowStretch(2, 1)
+
+    def show_preview(self, rendered: Rendered) -> None:
+        self.current.show(rendered)
+        self.current_title.setText(f"Current sound — {rendered.title}")
+
+    def show_target(self, rendered: Rendered) -> None:
+        self.target.show(rendered)
+        self.target_title.setText(rendered.title)
+        self.play_target.setEnabled(True)

@@ -1,0 +1,202 @@
+"""Plain data the session sends to the panels (Qt-free, immutable).
+
+Panels never see the explorer, the model or a service: they get these snapshots through the
+session's signals and show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "CandidateInfo",
+    "InterpolationInfo",
+    "LibraryListing",
+    "MacroInfo",
+    "MapOverlays",
+    "MapSnapshot",
+    "MatchReport",
+    "ModelInfo",
+    "NeighbourInfo",
+    "ParamInfo",
+    "Rendered",
+    "SliderInfo",
+    "SoundState",
+]
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One synth parameter as the parameter panel shows it (native range and unit)."""
+
+    name: str
+    section: str
+    minimum: float
+    maximum: float
+    unit: str
+    default: float  # normalised
+
+    def native(self, x: float) -> float:
+        return self.minimum + float(x) * (self.maximum - self.minimum)
+
+    def format(self, x: float) -> str:
+        """``x`` (normalised) in native units, e.g. ``'90.0 note'`` or ``'-12.0 semitones'``."""
+        value = self.native(x)
+        text = f"{value:.0f}" if abs(self.maximum - self.minimum) >= 100 else f"{value:.2f}"
+        return f"{text} {self.unit}".strip()
+
+
+@dataclass(frozen=True)
+class SliderInfo:
+    """A semantic slider over latent dimension ``dim``, from ``negative`` to ``positive``."""
+
+    dim: int
+    negative: str
+    positive: str
+    low: float = -3.0
+    high: float = 3.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.negative} ↔ {self.positive}"
+
+
+@dataclass(frozen=True)
+class MacroInfo:
+    """A macro knob over latent dimension ``dim``; ``top_params``: what it moves most."""
+
+    index: int
+    dim: int
+    name: str
+    top_params: tuple[str, ...]
+    low: float = -3.0
+    high: float = 3.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The loaded model: what the status bar and the panels need to know."""
+
+    path: str
+    name: str
+    kind: str
+    latent_dim: int
+    active: tuple[str, ...]  # the model's parameter set, its order
+    params: tuple[ParamInfo, ...]  # every synth parameter, spec order
+    sliders: tuple[SliderInfo, ...]
+    tag_pairs: tuple[tuple[str, str], ...]
+    summary: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.kind}, {len(self.active)} parameters)"
+
+
+@dataclass(frozen=True)
+class SoundState:
+    """The current sound after a change: parameters, latent, map position, control values."""
+
+    seq: int
+    name: str  # the preset it came from, e.g. 'diva_saved_bass' or 'Sketch 12 (edited)'
+    label: str  # what changed it: 'map', 'Dark ↔ Bright', 'undo', ...
+    values: Mapping[str, float]  # every parameter the sound sets, normalised
+    z: np.ndarray
+    position: tuple[float, float]
+    semantic: tuple[float, ...]
+    macros: tuple[float, ...]
+    note: int
+    tags: tuple[str, ...]  # tags of the loaded preset, or suggested by the semantic sliders
+    continuous: bool = False  # part of a gesture: the preview waits for it to pause
+    can_undo: bool = False
+    can_redo: bool = False
+
+
+@dataclass(frozen=True)
+class MapSnapshot:
+    """Every point on the map in the current axes, with what hovering shows."""
+
+    coords: np.ndarray  # (N, 2)
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    tags: tuple[tuple[str, ...], ...]
+    labels: np.ndarray  # (N, n_pairs) int8: -1, 0, +1
+    axes: tuple[str, str]
+    axes_key: str  # 'pca' or 'i,j'
+    tag_pairs: tuple[tuple[str, str], ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def describe(self, index: int) -> str:
+        tags = ", ".join(self.tags[index]) or "no tags"
+        return f"{self.names[index]} — {tags} ({self.sources[index]})"
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 2))
+
+
+@dataclass(frozen=True)
+class MapOverlays:
+    """Markers over the points: the match and its candidates, neighbours, interpolation path."""
+
+    match: np.ndarray = field(default_factory=_empty)
+    candidates: np.ndarray = field(default_factory=_empty)
+    neighbours: np.ndarray = field(default_factory=_empty)
+    path: np.ndarray = field(default_factory=_empty)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A sound to show (waveform, log-mel) and maybe play."""
+
+    audio: np.ndarray
+    sample_rate: int
+    log_mel: np.ndarray  # (n_mels, frames)
+    title: str
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    label: str
+    distance: float  # spectral convergence to the target (lower is closer)
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    source: str
+    note: int
+    detected_hz: float | None
+    distance: float
+    notes: tuple[str, ...]
+    candidates: tuple[CandidateInfo, ...] = ()
+    refined: bool = False
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class NeighbourInfo:
+    """Variations around the current sound: names and distances (prior units)."""
+
+    names: tuple[str, ...]
+    radius: float
+
+
+@dataclass(frozen=True)
+class InterpolationInfo:
+    a: str
+    b: str
+    steps: int
+    straight: bool
+
+
+@dataclass(frozen=True)
+class LibraryListing:
+    folder: str
+    names: tuple[str, ...]
+    favourites: tuple[str, ...]
+    h2p_folders: tuple[str, ...] = ()

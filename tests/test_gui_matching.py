@@ -1,0 +1,143 @@
+"""Matching in the window: a dropped WAV, refinement with progress and Cancel, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from test_gui_support import (
+    make_options,
+    open_window,
+    settle,
+    tiny_model,  # noqa: F401 - a fixture
+    wait_until,
+    window,  # noqa: F401 - a fixture
+)
+
+from flowsynth_gui.audio import NoSignalError
+from flowsynth_gui.features.audio_io import write_wav
+from flowsynth_gui.gui.main_window import MainWindow
+from flowsynth_gui.gui.settings import Settings
+from flowsynth_gui.synth.render import render
+
+
+def drop_file(window: MainWindow, path: Path) -> None:
+    """Drag a file over the window and drop it, as a file manager would."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    where = window.rect().center()
+    action = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(QPointF(where), action, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(where), action, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, drop)
+
+
+def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+    session = window.session
+    wav = write_wav(tmp_path / "imitation.wav", render({"VCF1: Frequency": 0.7}, note=57),
+                    22050)
+    with qtbot.waitSignal(session.match_ready, timeout=20000) as matched:
+        drop_file(window, wav)
+    report = matched.args[0]
+    assert report.source == "imitation" and 50 <= report.note <= 64
+    assert np.isfinite(report.distance) and report.candidates
+    settle(qtbot, session)
+    assert session.state.name == "Match: imitation"
+    assert len(window.map.match.data) == 1  # the match is on the map
+    assert window.matching.candidates.count() == 1
+    assert window.sound.target.shown is not None  # the target's waveform and spectrogram
+    assert window.tabs.currentWidget() is window.matching
+
+    # refine, see progress, cancel
+    panel = window.matching
+    panel.budget.setValue(2000)
+    progress = []
+    session.refine_progressed.connect(lambda *args: progress.append(args))
+    qtbot.mouseClick(panel.refine, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: len(progress) >= 1, 30)
+    assert panel.cancel.isEnabled() and panel.progress.value() > 0
+    with qtbot.waitSignal(session.match_ready, timeout=30000,
+                          check_params_cb=lambda r: r.refined) as refined:
+        qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    report = refined.args[0]
+    assert report.cancelled
+    assert report.candidates[0].distance <= report.distance  # never worse than the start
+    assert window.matching.candidates.count() == len(report.candidates)
+    assert len(window.map.candidates.data) == len(report.candidates)
+    item = panel.candidates.item(0)
+    with qtbot.waitSignal(session.params_changed, timeout=5000):
+        qtbot.mouseClick(panel.candidates.viewport(), Qt.MouseButton.LeftButton,
+                         pos=panel.candidates.visualItemRect(item).center())
+
+
+def test_a_non_audio_file_dropped_gets_a_message_and_keeps_the_sound(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+    session = window.session
+    before = dict(session.state.values)
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not a sound")
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        drop_file(window, text)
+    level, message = posted.args
+    assert level == "warning" and "cannot be read as audio" in message
+    assert window.messages.isVisible() and window.messages.last == (level, message)
+    settle(qtbot, session)
+    assert dict(session.state.values) == before
+    silent = write_wav(tmp_path / "silence.wav", np.zeros(22050, np.float32), 22050)
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        drop_file(window, silent)
+    assert "silent" in posted.args[1].lower() or "no signal" in posted.args[1].lower()
+    assert dict(session.state.values) == before
+
+
+class SilentRecorder:
+    """A recorder whose take holds nothing (as with a muted microphone)."""
+
+    available, unavailable_reason, armed = True, None, False
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def record(self) -> None:
+        self.armed = True
+
+    def stop(self, sample_rate: int = 22050) -> np.ndarray:
+        self.armed = False
+        raise NoSignalError("no signal: the recording peaks at -120.0 dBFS, below -50 dBFS; "
+                            "check the input device, the cable and the input gain")
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_recording_without_signal_gets_a_message(qtbot, tmp_path: Path,
+                                                   tiny_model: Path) -> None:  # noqa: F811
+    options = make_options(tmp_path, tiny_model, audio=True)
+    settings = Settings.from_file(tmp_path / "s.ini")
+    settings.set("audio/output_device", "FlowSynth test: no such device")
+    settings.set("audio/input_device", "FlowSynth test: no such device")
+    window = open_window(qtbot, settings, options)
+    session = window.session
+    session.audio.recorder = SilentRecorder()
+    before = dict(session.state.values)
+    panel = window.matching
+    qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.record.isChecked(), 5)
+    with qtbot.waitSignal(session.message_posted, timeout=10000,
+                          check_params_cb=lambda level, text: "no signal" in text) as posted:
+        qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert posted.args[0] == "warning"
+    assert not panel.record.isChecked()
+    settle(qtbot, session)
+    assert dict(session.state.values) == before
+    window.close()

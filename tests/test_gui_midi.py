@@ -1,0 +1,145 @@
+"""MIDI from the window: a drag sends the parameters out (for real over JACK), and an output
+port that disappears mid-drag is reported while the sound and the drag go on."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import mido
+import pytest
+from test_gui_support import (
+    drag,
+    make_options,
+    map_drag_points,
+    open_window,
+    settle,
+    tiny_model,  # noqa: F401 - a fixture
+    wait_until,
+)
+
+from flowsynth_gui.gui.settings import Settings
+from flowsynth_gui.midi import MidiPortError
+from flowsynth_gui.midi.cc_map import CCDecoder
+
+
+class VanishingPorts:
+    """A MIDI system with one output, 'Synth', that can be unplugged and plugged back."""
+
+    def __init__(self) -> None:
+        self.present = True
+        self.sent: list[mido.Message] = []
+        self._lock = threading.Lock()
+
+    def output_names(self) -> list[str]:
+        return ["Synth"] if self.present else []
+
+    def input_names(self) -> list[str]:
+        return []
+
+    def open_output(self, name: str) -> VanishingPorts:
+        if not self.present or name != "Synth":
+            raise MidiPortError(f"MIDI output {name!r} is not available")
+        return self
+
+    open_virtual_output = open_output
+
+    def send(self, message: mido.Message) -> None:
+        if not self.present:
+            raise OSError("device unplugged")
+        with self._lock:
+            self.sent.append(message)
+
+    def received(self) -> list[mido.Message]:
+        with self._lock:
+            return list(self.sent)
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_output_port_that_disappears_mid_drag(qtbot, tmp_path: Path,
+                                                 tiny_model: Path) -> None:  # noqa: F811
+    ports = VanishingPorts()
+    settings = Settings.from_file(tmp_path / "s.ini")
+    settings.set("midi/out_port", "Synth")
+    window = open_window(qtbot, settings, make_options(tmp_path, tiny_model, midi=True,
+                                                       midi_system=ports))
+    session = window.session
+    wait_until(qtbot, lambda: window.status.text("midi_out") == "MIDI out: Synth · ch 1", 10)
+    wait_until(qtbot, lambda: len(ports.received()) > 0, 5)  # the current sound went out
+    points = map_drag_points(window, dx=80, steps=12)
+    viewport = window.map.plot.viewport()
+    pulled = []
+
+    def pause() -> None:
+        qtbot.wait(15)
+        if len(pulled) == 0 and session.state.continuous:
+            ports.present = False  # unplugged while the hand is moving
+            pulled.append(session.state.values)
+
+    with qtbot.waitSignal(session.message_posted, timeout=15000,
+                          check_params_cb=lambda level, text: "went away" in text) as posted:
+        drag(viewport, points, pause=pause)
+    settle(qtbot, session)
+    assert posted.args[0] == "warning" and "'Synth'" in posted.args[1]
+    assert "MIDI out: disconnected" in window.status.text("midi_out")
+    assert dict(session.state.values) != dict(pulled[0])  # the drag went on
+    kept = dict(session.state.values)
+    count = len(ports.received())
+    ports.present = True  # plugged back: the sound is sent again
+    wait_until(qtbot, lambda: window.status.text("midi_out") == "MIDI out: Synth · ch 1", 10)
+    wait_until(qtbot, lambda: len(ports.received()) > count, 5)
+    assert dict(session.state.values) == kept
+    window.close()
+
+
+def wait_quiet(received: list, quiet_s: float = 0.2, timeout: float = 5.0) -> None:
+    """Until nothing more arrived for ``quiet_s`` (JACK delivers a period later)."""
+    deadline = time.monotonic() + timeout
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        if len(received) != count:
+            count, since = len(received), time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.jack
+def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model: Path,  # noqa: F811
+                                              jack_server: list[str]) -> None:
+    client = f"fs-gui-{os.getpid()}-rx"
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    received: list[mido.Message] = []
+    port = backend.open_input("in", virtual=True, client_name=client,
+                              callback=received.append)
+    try:
+        settings = Settings.from_file(tmp_path / "s.ini")
+        settings.set("midi/api", "UNIX_JACK")
+        settings.set("midi/out_port", f"{client}:in")
+        window = open_window(qtbot, settings, make_options(tmp_path, tiny_model, midi=True))
+        session = window.session
+        wait_until(qtbot, lambda: window.status.text("midi_out").startswith(
+            f"MIDI out: {client}:in"), 20)
+        drag(window.map.plot.viewport(), map_drag_points(window, dx=90, steps=10),
+             pause=lambda: qtbot.wait(20))
+        settle(qtbot, session)
+        assert session.midi.midi_out.flush(timeout=5)  # what is queued has gone out
+        wait_quiet(received)
+        decoder = CCDecoder(session.midi.midi_out.cc_map)
+        last: dict[str, float] = {}
+        for message in list(received):
+            if message.type == "control_change":
+                decoded = decoder.feed(message.channel + 1, message.control, message.value)
+                if decoded is not None:
+                    last[decoded[0]] = decoded[1]
+        mapped = [name for name in session.model_info.active if name in last]
+        assert len(mapped) >= len(session.model_info.active) // 2
+        for name in mapped:
+            assert abs(last[name] - session.state.values[name]) <= 1 / 127 + 1e-9, name
+        window.close()
+    finally:
+        port.close()

@@ -1,0 +1,133 @@
+"""Presets in the window: export (.h2p, .fspreset), the library and favourites, imports."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QToolBar, QWidget
+from test_gui_support import (
+    H2P_DIR,
+    settle,
+    tiny_model,  # noqa: F401 - a fixture
+    wait_until,
+    window,  # noqa: F401 - a fixture
+)
+
+from flowsynth_gui.gui.dialogs.export_dialog import ExportDialog
+from flowsynth_gui.gui.main_window import MainWindow
+from flowsynth_gui.presets import read_h2p
+from flowsynth_gui.presets.library import Preset, PresetLibrary
+from flowsynth_gui.synth.params import spec_by_name
+
+
+def fill_export_dialog(qtbot, folder: Path, kind: str, seen: dict) -> None:  # noqa: ANN001
+    """Runs inside the modal dialog's event loop: check the prefill, aim, click Save."""
+    dialog = QApplication.activeModalWidget()
+    assert isinstance(dialog, ExportDialog)
+    seen.update(name=dialog.name.text(), tags=dialog.tags.text())
+    dialog.folder.setText(str(folder))
+    dialog.author.setText("Tester")
+    dialog.kind.setCurrentIndex(dialog.kind.findData(kind))
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+
+
+def export_through_toolbar(qtbot, window: MainWindow, folder: Path, kind: str) -> tuple:  # noqa: ANN001
+    seen: dict = {}
+    QTimer.singleShot(200, lambda: fill_export_dialog(qtbot, folder, kind, seen))
+    with qtbot.waitSignal(window.session.exported, timeout=20000) as exported:
+        tool = _tool_button(window, window.commands.export)
+        qtbot.mouseClick(tool, Qt.MouseButton.LeftButton)
+    return Path(exported.args[0]), seen
+
+
+def _tool_button(window: MainWindow, action: QAction) -> QWidget:
+    return window.findChild(QToolBar).widgetForAction(action)
+
+
+def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,  # noqa: F811
+                                                    tmp_path: Path) -> None:
+    session = window.session
+    session.go_to_point(0, session.map_snapshot.names[0])
+    wait_until(qtbot, lambda: session.state.name == session.map_snapshot.names[0], 5)
+    settle(qtbot, session)
+    path, seen = export_through_toolbar(qtbot, window, tmp_path / "out", "h2p")
+    assert seen["name"] == session.state.name  # prefilled from the current sound
+    assert path.suffix == ".h2p" and path.stem == session.state.name
+    preset = read_h2p(path)
+    assert preset.metadata["Author"] == "Tester"
+    values = preset.parameters()
+    for name in session.model_info.active:
+        spec = spec_by_name(name)
+        step = 1e-3 * max(1.0, abs(spec.max - spec.min))  # h2p keeps a few decimals
+        assert abs(values[name] - session.state.values[name]) <= step / (spec.max - spec.min)
+    assert session.settings.get("export/author") == "Tester"  # prefilled next time
+
+
+def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+    session = window.session
+    path, _ = export_through_toolbar(qtbot, window, tmp_path, "fspreset")
+    preset = Preset.from_json(path.read_bytes())
+    assert preset.parameters == dict(session.state.values)
+    assert preset.latent is not None and len(preset.latent) == session.model_info.latent_dim
+
+
+def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    panel = window.library
+    window.tabs.setCurrentWidget(panel)
+    saved_values = dict(session.state.values)
+    panel.name.clear()
+    qtbot.keyClicks(panel.name, "My pad")
+    panel.tags.setText("Soft, Dark")
+    save = next(b for b in panel.findChildren(QPushButton) if b.text() == "Save current sound")
+    with qtbot.waitSignal(session.library_changed, timeout=10000):
+        qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.list.count() == 1, 5)
+    library = PresetLibrary(session.library_folder())
+    assert library.list() == ["My pad"] and library.load("My pad").tags == ["Soft", "Dark"]
+    assert "My pad" in session.map_snapshot.names  # placed on the map
+    # a favourite, by ticking its box
+    item = panel.list.item(0)
+    rect = panel.list.visualItemRect(item)
+    with qtbot.waitSignal(session.library_changed, timeout=5000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(rect.left() + 10, rect.center().y()))
+    assert library.is_favourite("My pad")
+    # move away, then load it back by double-click
+    session.go_to_point(0)
+    settle(qtbot, session)
+    middle = panel.list.visualItemRect(panel.list.item(0)).center()
+    with qtbot.waitSignal(session.preset_loaded, timeout=5000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=middle)
+        qtbot.mouseDClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=middle)
+    settle(qtbot, session)
+    assert session.state.name == "My pad"
+    assert all(abs(session.state.values[k] - v) < 1e-12 for k, v in saved_values.items())
+
+
+def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noqa: F811
+                                               tmp_path: Path) -> None:
+    session = window.session
+    folder = tmp_path / "diva"
+    shutil.copytree(H2P_DIR, folder)
+    (folder / "broken.h2p").write_bytes(b"\x00\x01 not a preset at all")
+    before = dict(session.state.values)
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        session.import_h2p_folder(str(folder))
+    level, text = posted.args
+    assert level == "warning" and "broken.h2p" in text and "Imported 4 presets" in text
+    settle(qtbot, session)
+    names = session.map_snapshot.names
+    assert {"diva_saved_arp", "diva_saved_bass", "diva_saved_keys"} <= set(names)
+    assert dict(session.state.values) == before  # the current sound is untouched
+    assert str(folder) in session.settings.get("library/h2p_folders")  # placed again next time
+    # opening a corrupt preset file says so and keeps the sound
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        session.open_preset_file(str(folder / "broken.h2p"))
+    assert posted.args[0] == "warning" and "broken.h2p" in posted.args[1]
+    settle(qtbot, session)
+    assert dict(session.state.values) == before

@@ -1,0 +1,187 @@
+"""The window driven by real mouse and keyboard events (offscreen, tiny model).
+
+Assertions go through the session's signals and state, never pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from test_gui_support import (
+    click_point,
+    drag,
+    map_drag_points,
+    send_mouse,
+    settle,
+    tiny_model,  # noqa: F401 - a fixture
+    wait_until,
+    window,  # noqa: F401 - a fixture
+)
+
+from flowsynth_gui.gui.main_window import MainWindow
+
+
+def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    before = dict(session.state.values)
+    states = []
+    session.params_changed.connect(states.append)
+    points = map_drag_points(window)
+    with qtbot.waitSignal(session.preview_rendered, timeout=20000):
+        drag(window.map.plot.viewport(), points, pause=lambda: qtbot.wait(5))
+    settle(qtbot, session)
+    moving = [s for s in states if s.continuous]
+    assert moving, "no parameter update while dragging"
+    assert states[-1].continuous is False  # the release records the gesture
+    after = session.state.values
+    assert any(abs(after[k] - before[k]) > 1e-6 for k in session.model_info.active)
+    # the parameter panel shows the new values
+    bars = window.params.bars.values
+    assert all(abs(bars[k] - after[k]) < 1e-9 for k in session.model_info.active)
+    assert session.state.name.endswith("(edited)")
+    assert np.allclose(window.map.cursor_position, session.state.position)
+
+
+def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    window.map.axes_chosen.emit("0,1")  # show the slider's own dimension on the map
+    wait_until(qtbot, lambda: session.map_snapshot.axes_key == "0,1")
+    settle(qtbot, session)
+    slider = window.controls.sliders[0]
+    before = window.map.cursor_position
+    slider.setFocus()
+    with qtbot.waitSignal(session.params_changed, timeout=5000,
+                          check_params_cb=lambda s: s.label == "Dark ↔ Bright"):
+        qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+        qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    settle(qtbot, session)
+    expected = slider.value() / 100
+    assert abs(session.state.semantic[0] - expected) < 1e-9
+    assert abs(session.state.z[0] - expected) < 1e-9
+    assert abs(window.map.cursor_position[0] - expected) < 1e-9  # the cursor followed
+    assert window.map.cursor_position != before
+
+
+def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    knob = window.controls.knobs[0]
+    knob.setFocus()
+    with qtbot.waitSignal(session.params_changed, timeout=5000,
+                          check_params_cb=lambda s: s.label == "Macro 1"):
+        qtbot.keyClick(knob, Qt.Key.Key_PageUp)
+    settle(qtbot, session)
+    dim = session._macros[0].dim
+    assert abs(session.state.z[dim] - knob.value() / 100) < 1e-9
+    # drag the first explored parameter's bar to three quarters
+    bars = window.params.bars
+    name = next(row.name for row in bars.rows if hasattr(row, "name"))
+    rect = bars.row_rect(name)
+    y = rect.center().y()
+    points = [QPointF(rect.left() + rect.width() * f, y) for f in (0.2, 0.5, 0.75)]
+    drag(bars, points, pause=lambda: qtbot.wait(5))
+    settle(qtbot, session)
+    assert abs(session.state.values[name] - 0.75) < 0.01
+    assert session.state.label == name
+
+
+def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    snapshot = session.map_snapshot
+    index = isolated_point(window)
+    pos = window.map.scene_position_of(*snapshot.coords[index])
+    viewport = window.map.plot.viewport()
+    send_mouse(viewport, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton,
+               Qt.MouseButton.NoButton)
+    wait_until(qtbot, lambda: snapshot.names[index] in window.map.hover_label.text(), 5)
+    with qtbot.waitSignal(session.preset_loaded, timeout=5000) as loaded:
+        click_point(viewport, pos)
+    assert loaded.args == [snapshot.names[index]]
+    settle(qtbot, session)
+    assert session.state.name == snapshot.names[index]
+
+
+def isolated_point(window: MainWindow) -> int:
+    """The map point farthest (on screen) from its nearest neighbour, inside the view."""
+    snapshot = window.session.map_snapshot
+    screen = np.array([[p.x(), p.y()] for p in
+                       (window.map.scene_position_of(x, y) for x, y in snapshot.coords)])
+    size = window.map.plot.viewport().size()
+    inside = ((screen[:, 0] > 10) & (screen[:, 0] < size.width() - 10)
+              & (screen[:, 1] > 10) & (screen[:, 1] < size.height() - 10))
+    gaps = np.sqrt(np.square(screen[:, None] - screen[None]).sum(axis=2))
+    np.fill_diagonal(gaps, np.inf)
+    nearest = np.where(inside, gaps.min(axis=1), -1)
+    return int(np.argmax(nearest))
+
+
+def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    session.import_h2p_folder(str(Path(__file__).parent / "data" / "h2p"))
+    wait_until(qtbot, lambda: "diva_saved_bass" in session.map_snapshot.names)
+    settle(qtbot, session)
+    panel = window.interpolation
+    window.tabs.setCurrentWidget(panel)
+    panel.choose("diva_saved_bass", "Sketch 002")
+    panel.steps.setValue(5)
+    with qtbot.waitSignal(session.interpolation_ready, timeout=5000):
+        qtbot.mouseClick(panel.walk, Qt.MouseButton.LeftButton)
+    settle(qtbot, session)
+    points = {p.name: p for p in session.explorer.map.points}
+    a, b = points["diva_saved_bass"].params, points["Sketch 002"].params
+    assert session.state.name == "diva_saved_bass"
+    assert all(session.state.values[k] == v for k, v in a.items())
+    panel.slider.setFocus()
+    qtbot.keyClick(panel.slider, Qt.Key.Key_End)
+    settle(qtbot, session)
+    assert session.state.name == "Sketch 002"
+    assert all(session.state.values[k] == v for k, v in b.items())
+    qtbot.keyClick(panel.slider, Qt.Key.Key_Home)
+    qtbot.keyClick(panel.slider, Qt.Key.Key_Right)
+    settle(qtbot, session)
+    middle = session.state.values
+    active = session.model_info.active
+    assert any(middle[k] != a.get(k) and middle[k] != b.get(k) for k in active)
+    qtbot.mouseClick(panel.straight, Qt.MouseButton.LeftButton)  # straight path, same step
+    settle(qtbot, session)
+    t = 1 / 4
+    assert all(abs(session.state.values[k] - ((1 - t) * a[k] + t * b[k])) < 1e-9
+               for k in active)
+
+
+def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    panel = window.neighbours
+    window.tabs.setCurrentWidget(panel)
+    panel.count.setValue(5)
+    with qtbot.waitSignal(session.overlays_changed, timeout=5000):
+        qtbot.mouseClick(panel.find, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.list.count() == 5, 5)
+    assert len(window.map.neighbours.data) == 5
+    item = panel.list.item(2)
+    rect = panel.list.visualItemRect(item)
+    with qtbot.waitSignal(session.params_changed, timeout=5000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    settle(qtbot, session)
+    assert session.state.name.endswith("~3")
+
+
+def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    before = dict(session.state.values)
+    drag(window.map.plot.viewport(), map_drag_points(window), pause=lambda: qtbot.wait(5))
+    settle(qtbot, session)
+    after = dict(session.state.values)
+    assert after != before
+    assert window.commands.undo.isEnabled()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=3000)
+    qtbot.keyClick(window.map, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, session)
+    assert dict(session.state.values) == before
+    assert window.commands.redo.isEnabled()
+    qtbot.keyClick(window.map, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    settle(qtbot, session)
+    assert dict(session.state.values) == after
