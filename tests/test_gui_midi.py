@@ -124,6 +124,9 @@ def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model:
         session = window.session
         wait_until(qtbot, lambda: window.status.text("midi_out").startswith(
             f"MIDI out: {client}:in"), 20)
+        _sent = []
+        _orig = session.midi.send_params
+        session.midi.send_params = lambda v: (_sent.append(dict(v)), _orig(v))
         drag(window.map.plot.viewport(), map_drag_points(window, dx=90, steps=10),
              pause=lambda: qtbot.wait(20))
         settle(qtbot, session)
@@ -137,6 +140,15 @@ def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model:
                 if decoded is not None:
                     last[decoded[0]] = decoded[1]
         mapped = [name for name in session.model_info.active if name in last]
+        import os as _os
+        if _os.environ.get("FS_DEBUG"):
+            bad = [n for n in mapped if abs(last[n] - session.state.values[n]) > 1 / 127 + 1e-9]
+            for n in bad[:1]:
+                b = session.midi.midi_out.cc_map.binding(n)
+                print("BAD", n, b, last[n], session.state.values[n])
+                print("RECEIVED", [(m.control, m.value) for m in received
+                                   if m.type == "control_change" and m.control in b.ccs])
+                print("SENT", [round(v[n] * 127) for v in _sent if n in v])
         assert len(mapped) >= len(session.model_info.active) // 2
         for name in mapped:
             assert abs(last[name] - session.state.values[name]) <= 1 / 127 + 1e-9, name

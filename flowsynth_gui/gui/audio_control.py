@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
+from flowsynth_gui.gui.imports import require
 from flowsynth_gui.gui.workers import ErrorSink, Lane
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class AudioControl(QObject):
         self.output_names: list[str] = []  # device names, listed when the output opens
         self.input_names: list[str] = []
         self.status = "Audio: starting…" if enabled else "Audio: off (--no-audio)"
-        self._lane = Lane(pool, "audio", on_error)
+        self._lane = Lane(pool, "audio", on_error, prepare=lambda: require("audio"))
         self._meter = QTimer(self)
         self._meter.setInterval(_METER_MS)
         self._meter.timeout.connect(self._read_levels)

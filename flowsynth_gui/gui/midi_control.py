@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from flowsynth_gui.gui.imports import require
 from flowsynth_gui.gui.workers import ErrorSink, Lane
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class MidiControl(QObject):
         self._own_system = system is None
         self.midi_out: MidiOut | None = None
         self.midi_in: MidiIn | None = None
-        self._lane = Lane(pool, "midi", on_error)
+        self._lane = Lane(pool, "midi", on_error, prepare=lambda: require("midi"))
         self._last_out_state = ""
         self.outputs: list[str] = []  # the ports last listed
         self.inputs: list[str] = []
@@ -73,9 +74,13 @@ class MidiControl(QObject):
 
         if self._system is None:
             self._system = MidiSystem(api=self.api or None)
+        # MidiOut reports changes only; its first state is known without asking (asking
+        # could read a state older than the one its watcher thread reports meanwhile).
+        self.out_status = (f"MIDI out: connecting to {self.out_port}…" if self.out_port
+                           else "MIDI out: no port chosen")
+        self.out_status_changed.emit(self.out_status)
         self.midi_out = MidiOut(system=self._system, port=self.out_port or None,
                                 channel=self.channel, on_state_changed=self._on_out_state)
-        self._on_out_state(self.midi_out.state)
         self.midi_in = MidiIn(note_sink=self, system=self._system, persist=False)
         if self.in_port:
             self._open_in(self.in_port)

@@ -35,6 +35,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QThreadPool, QTimer, Signal
 
 from flowsynth_gui.gui.audio_control import AudioControl
 from flowsynth_gui.gui.gc_guard import GuiThreadCollector
+from flowsynth_gui.gui.imports import require
 from flowsynth_gui.gui.midi_control import MidiControl
 from flowsynth_gui.gui.qt_fixes import shield_singletons
 from flowsynth_gui.gui.settings import Settings
@@ -119,9 +120,10 @@ class Session(QObject):
         self._ui_pool, self._bg_pool = QThreadPool(self), QThreadPool(self)
         self._ui_pool.setMaxThreadCount(2)
         self._bg_pool.setMaxThreadCount(2)
-        self._state_lane = Lane(self._ui_pool, "state", self._report_failure)
-        self._preview_lane = Lane(self._ui_pool, "preview", self._report_failure)
-        self._work_lane = Lane(self._bg_pool, "work", self._report_failure)
+        self._state_lane, self._preview_lane = (
+            Lane(self._ui_pool, name, self._report_failure, prepare=_services)
+            for name in ("state", "preview"))
+        self._work_lane = Lane(self._bg_pool, "work", self._report_failure, prepare=_services)
         self._gui_call.connect(lambda fn: fn())
         self._collector = GuiThreadCollector(self)
         self._collector.start()  # before any worker runs Python code
@@ -593,7 +595,7 @@ class Session(QObject):
                                       tuple(p.name for p in m.top_params)) for m in macros]
             self.macros_ranked.emit(list(self._macros))
             self._state_lane.submit("showing the knobs", lambda: self._publish(ex, "macros"))
-        run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure)
+        run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, _services)
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -672,7 +674,7 @@ class Session(QObject):
             finally:
                 self._busy("refining the match", False)
             self._refined(ex, result)
-        run_job(self._bg_pool, "refining the match", run, self._report_failure)
+        run_job(self._bg_pool, "refining the match", run, self._report_failure, _services)
 
     def _refined(self, ex: Explorer, result: Any) -> None:
         if ex is not self._explorer:
@@ -968,6 +970,10 @@ class Session(QObject):
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _services() -> None:
+    require("model")
 
 
 def _load_retrying(load: Any, error: type[Exception], path: str) -> Any:

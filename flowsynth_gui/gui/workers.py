@@ -23,6 +23,7 @@ __all__ = ["ErrorSink", "Lane", "run_job"]
 log = logging.getLogger(__name__)
 
 ErrorSink = Callable[[str, BaseException], None]
+Prepare = Callable[[], None] | None
 
 
 class _Call(QRunnable):
@@ -35,26 +36,33 @@ class _Call(QRunnable):
         self._fn()
 
 
-def _guarded(task: str, fn: Callable[[], None], on_error: ErrorSink) -> None:
+def _guarded(task: str, fn: Callable[[], None], on_error: ErrorSink,
+             prepare: Prepare = None) -> None:
     try:
+        if prepare is not None:
+            prepare()  # e.g. the imports the job needs (see gui/imports.py)
         fn()
     except Exception as err:  # reported, never silent: the window shows it
         log.exception("%s failed", task)
         on_error(task, err)
 
 
-def run_job(pool: QThreadPool, task: str, fn: Callable[[], None], on_error: ErrorSink) -> None:
-    """Run ``fn`` once on ``pool``; an exception goes to ``on_error(task, err)``."""
-    pool.start(_Call(lambda: _guarded(task, fn, on_error)))
+def run_job(pool: QThreadPool, task: str, fn: Callable[[], None], on_error: ErrorSink,
+            prepare: Prepare = None) -> None:
+    """Run ``fn`` once on ``pool`` (after ``prepare``); an exception goes to
+    ``on_error(task, err)``."""
+    pool.start(_Call(lambda: _guarded(task, fn, on_error, prepare)))
 
 
 class Lane:
     """Serial requests on a pool thread; keyed requests coalesce (latest wins)."""
 
-    def __init__(self, pool: QThreadPool, name: str, on_error: ErrorSink) -> None:
+    def __init__(self, pool: QThreadPool, name: str, on_error: ErrorSink,
+                 prepare: Prepare = None) -> None:
         self._pool = pool
         self.name = name
         self._on_error = on_error
+        self._prepare = prepare
         self._lock = threading.Lock()
         self._queue: deque[tuple[str | None, str, Callable[[], None]]] = deque()
         self._running = False
@@ -82,7 +90,7 @@ class Lane:
                     self._idle.notify_all()
                     return
                 _, task, fn = self._queue.popleft()
-            _guarded(task, fn, self._on_error)
+            _guarded(task, fn, self._on_error, self._prepare)
 
     def clear(self) -> None:
         """Drop pending requests (the running one finishes)."""
