@@ -24,19 +24,19 @@ from flowsynth_gui.gui.settings import Settings
 from flowsynth_gui.synth.render import render
 
 
-def drop_file(window: MainWindow, path: Path) -> None:
-    """Drag a file over the window and drop it, as a file manager would."""
+def drop_file(win: MainWindow, path: Path) -> None:
+    """Drag a file over the win and drop it, as a file manager would."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    where = window.rect().center()
+    where = win.rect().center()
     action = Qt.DropAction.CopyAction
     enter = QDragEnterEvent(QPointF(where), action, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(win, enter)
     assert enter.isAccepted()
     drop = QDropEvent(QPointF(where), action, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, drop)
+    QApplication.sendEvent(win, drop)
 
 
 def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
@@ -126,11 +126,11 @@ def test_a_recording_without_signal_gets_a_message(qtbot, tmp_path: Path,
     settings = Settings.from_file(tmp_path / "s.ini")
     settings.set("audio/output_device", "FlowSynth test: no such device")
     settings.set("audio/input_device", "FlowSynth test: no such device")
-    window = open_window(qtbot, settings, options)
-    session = window.session
+    win = open_window(qtbot, settings, options)
+    session = win.session
     session.audio.recorder = SilentRecorder()
     before = dict(session.state.values)
-    panel = window.matching
+    panel = win.matching
     qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: panel.record.isChecked(), 5)
     with qtbot.waitSignal(session.message_posted, timeout=10000,
@@ -140,4 +140,4 @@ def test_a_recording_without_signal_gets_a_message(qtbot, tmp_path: Path,
     assert not panel.record.isChecked()
     settle(qtbot, session)
     assert dict(session.state.values) == before
-    window.close()
+    win.close()

@@ -35,17 +35,17 @@ def fill_export_dialog(qtbot, folder: Path, kind: str, seen: dict) -> None:  # n
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
 
 
-def export_through_toolbar(qtbot, window: MainWindow, folder: Path, kind: str) -> tuple:  # noqa: ANN001
+def export_through_toolbar(qtbot, win: MainWindow, folder: Path, kind: str) -> tuple:  # noqa: ANN001
     seen: dict = {}
     QTimer.singleShot(200, lambda: fill_export_dialog(qtbot, folder, kind, seen))
-    with qtbot.waitSignal(window.session.exported, timeout=20000) as exported:
-        tool = _tool_button(window, window.commands.export)
+    with qtbot.waitSignal(win.session.exported, timeout=20000) as exported:
+        tool = _tool_button(win, win.commands.export)
         qtbot.mouseClick(tool, Qt.MouseButton.LeftButton)
     return Path(exported.args[0]), seen
 
 
-def _tool_button(window: MainWindow, action: QAction) -> QWidget:
-    return window.findChild(QToolBar).widgetForAction(action)
+def _tool_button(win: MainWindow, action: QAction) -> QWidget:
+    return win.findChild(QToolBar).widgetForAction(action)
 
 
 def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,  # noqa: F811

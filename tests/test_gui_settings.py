@@ -110,21 +110,21 @@ def test_the_app_works_without_audio_or_midi_devices(qtbot, tmp_path: Path,
     settings.set("midi/out_port", "Synth")
     options = make_options(tmp_path, tiny_model, audio=True, midi=True,
                            midi_system=NoMidiSystem())
-    window = open_window(qtbot, settings, options)
-    session = window.session
-    wait_until(qtbot, lambda: window.status.text("audio").startswith("Audio: none"), 20)
-    wait_until(qtbot, lambda: "no MIDI system" in window.status.text("midi_out"), 20)
+    win = open_window(qtbot, settings, options)
+    session = win.session
+    wait_until(qtbot, lambda: win.status.text("audio").startswith("Audio: none"), 20)
+    wait_until(qtbot, lambda: "no MIDI system" in win.status.text("midi_out"), 20)
     assert any(level == "warning" and "without sound" in text
-               for level, text in window.messages.messages)
-    wait_until(qtbot, lambda: "No MIDI ports" in window.midi.problem.text(), 10)
+               for level, text in win.messages.messages)
+    wait_until(qtbot, lambda: "No MIDI ports" in win.midi.problem.text(), 10)
     before = dict(session.state.values)
-    drag(window.map.plot.viewport(), map_drag_points(window), pause=lambda: qtbot.wait(5))
+    drag(win.map.plot.viewport(), map_drag_points(win), pause=lambda: qtbot.wait(5))
     settle(qtbot, session)
     assert dict(session.state.values) != before  # exploring works without devices
     with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
-        qtbot.keyClick(window.map, Qt.Key.Key_Space)  # play: says why there is no sound
+        qtbot.keyClick(win.map, Qt.Key.Key_Space)  # play: says why there is no sound
     assert "Cannot play" in posted.args[1]
-    window.close()
+    win.close()
 
 
 def foreign_checkpoint(tiny: Path, folder: Path) -> Path:
@@ -164,18 +164,18 @@ def test_a_broken_default_model_leaves_a_usable_window(qtbot, tmp_path: Path,
     settings = Settings.from_file(tmp_path / "s.ini")
     session = Session(settings, SessionOptions(model_path=str(broken), audio=False, midi=False,
                                                library_folder=str(tmp_path / "lib")))
-    window = MainWindow(session)
-    qtbot.addWidget(window)
-    window.show()
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    win.show()
     with qtbot.waitSignal(session.model_failed, timeout=10000):
         session.start()
-    assert window.status.text("model") == "Model: none"
+    assert win.status.text("model") == "Model: none"
     with qtbot.waitSignal(session.message_posted, timeout=5000) as posted:
-        window.map.cursor_dragged.emit(0.5, 0.5)
+        win.map.cursor_dragged.emit(0.5, 0.5)
     assert "still loading" in posted.args[1]
     with qtbot.waitSignal(session.model_loaded, timeout=20000):
         session.load_model(str(tiny_model))
-    window.close()
+    win.close()
 
 
 def test_the_settings_dialog_lists_choices(qtbot, window: MainWindow) -> None:  # noqa: F811

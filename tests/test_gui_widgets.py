@@ -102,12 +102,12 @@ def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow
     assert session.state.name == snapshot.names[index]
 
 
-def isolated_point(window: MainWindow) -> int:
+def isolated_point(win: MainWindow) -> int:
     """The map point farthest (on screen) from its nearest neighbour, inside the view."""
-    snapshot = window.session.map_snapshot
+    snapshot = win.session.map_snapshot
     screen = np.array([[p.x(), p.y()] for p in
-                       (window.map.scene_position_of(x, y) for x, y in snapshot.coords)])
-    size = window.map.plot.viewport().size()
+                       (win.map.scene_position_of(x, y) for x, y in snapshot.coords)])
+    size = win.map.plot.viewport().size()
     inside = ((screen[:, 0] > 10) & (screen[:, 0] < size.width() - 10)
               & (screen[:, 1] > 10) & (screen[:, 1] < size.height() - 10))
     gaps = np.sqrt(np.square(screen[:, None] - screen[None]).sum(axis=2))

@@ -115,9 +115,10 @@ class MidiControl(QObject):
         self.out_status = text
         self.out_status_changed.emit(text)
         if previous == "connected" and state != "connected":
+            why = state.removeprefix("disconnected: ")
             self.problem_reported.emit(
-                "warning", f"MIDI output {port!r} went away ({state.removeprefix('disconnected: ')})."
-                           " The sound is kept; FlowSynth sends it again when the port returns.")
+                "warning", f"MIDI output {port!r} went away ({why}). The sound is kept; "
+                           "FlowSynth sends it again when the port returns.")
 
     def select_out(self, port: str) -> None:
         self.out_port = port

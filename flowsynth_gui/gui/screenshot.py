@@ -1,8 +1,9 @@
 """``--screenshot PNG``: show the window at work, save it, quit (for the docs).
 
 Once the map is filled, it matches a demo sound (a sketch rendered a fourth lower, written to a
-temporary WAV), loads a preset from the map, asks for variations around it, waits for the
-preview, then grabs the window with ``QWidget.grab()`` (works offscreen).
+temporary WAV), refines the match briefly,
+loads a preset from the map, asks for variations around it, waits for the preview, then grabs
+the window with ``QWidget.grab()`` (works offscreen).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ __all__ = ["take_when_ready"]
 
 log = logging.getLogger(__name__)
 
-_TIMEOUT_MS = 120_000
-_SETTLE_MS = 1500
+_TIMEOUT_MS = 180_000
+_SETTLE_MS = 2500
+_SIZE = (1600, 1000)
+
 
 
 def take_when_ready(window: MainWindow, path: str) -> None:
@@ -37,6 +40,7 @@ class _Choreography:
         self.session.map_changed.connect(self._map_ready)
         self.session.macros_ranked.connect(lambda _: self._map_ready(self.session.map_snapshot))
         QTimer.singleShot(_TIMEOUT_MS, self._grab)
+        window.resize(*_SIZE)
         window._screenshot = self  # noqa: SLF001 - keep alive with the window
 
     def _map_ready(self, snapshot: object) -> None:
@@ -60,7 +64,12 @@ class _Choreography:
         return str(write_wav(Path(self.tmp.name) / "imitation.wav", audio, 22050))
 
     def _matched(self, report: object) -> None:
-        if self.step != "matching":
+        if self.step == "matching":
+            self.step = "refining"
+            self.window.matching.budget.setValue(60)
+            self.window.matching.refine.click()
+            return
+        if self.step != "refining" or not getattr(report, "refined", False):
             return
         self.step = "loading"
         snapshot = self.session.map_snapshot

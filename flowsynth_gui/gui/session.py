@@ -17,6 +17,11 @@ Threads:
 
 Heavy modules (torch, numba, scipy) are imported on those threads only. Any failure is logged
 and shown in the window (``message_posted``); the current sound and the library stay.
+
+The intents are grouped by theme: this module holds the model, the current sound, gestures,
+history and previews; :mod:`.session_map` the map, neighbours and interpolation;
+:mod:`.session_matching` matching and refinement; :mod:`.session_presets` the library and
+preset files. They are mixins of one :class:`Session`, so the panels see one controller.
 """
 
 from __future__ import annotations
@@ -35,20 +40,19 @@ from PySide6.QtCore import QObject, QStandardPaths, QThreadPool, QTimer, Signal
 
 from flowsynth_gui.gui.audio_control import AudioControl
 from flowsynth_gui.gui.gc_guard import GuiThreadCollector
-from flowsynth_gui.gui.imports import require
+from flowsynth_gui.gui.imports import services
 from flowsynth_gui.gui.midi_control import MidiControl
 from flowsynth_gui.gui.qt_fixes import shield_singletons
+from flowsynth_gui.gui.session_map import CURRENT, MapMixin
+from flowsynth_gui.gui.session_matching import SAMPLE_RATE, MatchingMixin
+from flowsynth_gui.gui.session_presets import PresetsMixin
 from flowsynth_gui.gui.settings import Settings
 from flowsynth_gui.gui.state import (
-    CandidateInfo,
-    InterpolationInfo,
-    LibraryListing,
+    EDITED,
     MacroInfo,
-    MapOverlays,
     MapSnapshot,
     MatchReport,
     ModelInfo,
-    NeighbourInfo,
     ParamInfo,
     Rendered,
     SliderInfo,
@@ -65,10 +69,7 @@ __all__ = ["CURRENT", "DEFAULT_MODEL", "Session", "SessionOptions"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"
-CURRENT = -1  # "the current sound" as an interpolation end
 PREVIEW_PAUSE_MS = 250  # a drag that rests this long gets its preview rendered
-SAMPLE_RATE = 22050
-_EDITED = " (edited)"
 _QUIET = ("model", "macros", "axes")  # changes the user did not make: shown, not played
 
 
@@ -87,7 +88,7 @@ class SessionOptions:
     render_workers: int | None = None
 
 
-class Session(QObject):
+class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     """Controller of the app; see the module doc."""
 
     model_loaded = Signal(object)  # ModelInfo
@@ -121,9 +122,9 @@ class Session(QObject):
         self._ui_pool.setMaxThreadCount(2)
         self._bg_pool.setMaxThreadCount(2)
         self._state_lane, self._preview_lane = (
-            Lane(self._ui_pool, name, self._report_failure, prepare=_services)
+            Lane(self._ui_pool, name, self._report_failure, prepare=services)
             for name in ("state", "preview"))
-        self._work_lane = Lane(self._bg_pool, "work", self._report_failure, prepare=_services)
+        self._work_lane = Lane(self._bg_pool, "work", self._report_failure, prepare=services)
         self._gui_call.connect(lambda fn: fn())
         self._collector = GuiThreadCollector(self)
         self._collector.start()  # before any worker runs Python code
@@ -137,7 +138,7 @@ class Session(QObject):
             api=settings.get("midi/api"), out_port=settings.get("midi/out_port"),
             channel=settings.get("midi/out_channel"), in_port=settings.get("midi/in_port"),
             system=self.options.midi_system, parent=self)
-        self._wire_services()
+        self._wireservices()
         self._explorer: Explorer | None = None
         self.model_info: ModelInfo | None = None
         self.state: SoundState | None = None
@@ -167,7 +168,7 @@ class Session(QObject):
 
     # --- start, stop, messages ----------------------------------------------------------------
 
-    def _wire_services(self) -> None:
+    def _wireservices(self) -> None:
         self.audio.status_changed.connect(lambda text: self.status_changed.emit("audio", text))
         self.audio.problem_reported.connect(self.post)
         self.audio.recorded.connect(lambda samples: self.match_audio(samples, "recording"))
@@ -298,13 +299,13 @@ class Session(QObject):
     # --- publishing the current sound -------------------------------------------------------
 
     def _display_name(self) -> str:
-        return self._base + (_EDITED if self._edited else "")
+        return self._base + (EDITED if self._edited else "")
 
     def _set_name(self, label: str) -> None:
         if label in ("", "start"):
             label = "Init"
-        if label.endswith(_EDITED):
-            self._base, self._edited = label[: -len(_EDITED)], True
+        if label.endswith(EDITED):
+            self._base, self._edited = label[: -len(EDITED)], True
         else:
             self._base, self._edited = label, False
 
@@ -473,106 +474,6 @@ class Session(QObject):
         self._publish(ex, "preset")
         self.preset_loaded.emit(name)
 
-    # --- the map ----------------------------------------------------------------------------
-
-    def _build_map(self, ex: Explorer) -> None:
-        """Library, imported folders, then sketches: the map grows as each part is ready."""
-        self._place_library(ex)
-        for folder in self.settings_h2p_folders():
-            self._import_folder(ex, folder, remember=False)
-        axes = self.settings.get("map/axes")
-        self._sketch(ex)
-        self._apply_axes(ex, axes, quiet=True)
-
-    def settings_h2p_folders(self) -> list[str]:
-        return [str(f) for f in self.settings.get("library/h2p_folders")]
-
-    def _sketch(self, ex: Explorer) -> None:
-        from flowsynth_gui.gui.sketches import SKETCH_SOURCE, sketch_presets
-
-        count = self.options.sketches
-        if count is None:
-            count = int(self.settings.get("map/sketches"))
-        if count <= 0:
-            return
-        stop = self._stops.setdefault("sketches", threading.Event())
-        self._busy("rendering sketches for the map", True)
-        try:
-            presets = sketch_presets(ex.codec, count, workers=self.options.render_workers,
-                                     should_stop=stop)
-        finally:
-            self._busy("rendering sketches for the map", False)
-        for preset in presets:
-            self._tags_by_name[preset.name] = tuple(preset.tags)
-        ex.map.remove_source(SKETCH_SOURCE)
-        ex.add_presets_to_map(presets, SKETCH_SOURCE)
-        self._publish_map(ex)
-
-    def _publish_map(self, ex: Explorer) -> None:
-        if ex is not self._explorer or self._closing:
-            return
-        points = list(ex.map.points)
-        coords = ex.map.coordinates()[: len(points)]
-        pairs = tuple(tuple(p) for p in ex.codec.metadata.tag_pairs)
-        labels = (np.stack([p.labels for p in points]) if points
-                  else np.zeros((0, len(pairs)), np.int8))
-        axes = ex.map.axes
-        key = "pca" if axes.kind == "pca" else f"{axes.dims[0]},{axes.dims[1]}"
-        snapshot = MapSnapshot(coords, tuple(p.name for p in points),
-                               tuple(p.source for p in points),
-                               tuple(tuple(p.tags) for p in points), labels,
-                               self._axis_labels(ex), key, pairs)
-        self.map_snapshot = snapshot
-        self.map_changed.emit(snapshot)
-        self._publish_overlays(ex)
-
-    def _axis_labels(self, ex: Explorer) -> tuple[str, str]:
-        axes = ex.map.axes
-        if axes.kind == "pca":
-            return axes.labels
-        sliders = {s.dim: s.label for s in self.model_info.sliders}
-        return tuple(f"z{d}" + (f"  {sliders[d]}" if d in sliders else "")
-                     for d in axes.dims)  # type: ignore[return-value]
-
-    def set_axes(self, key: str) -> None:
-        """``'pca'`` or ``'i,j'`` (two latent dimensions)."""
-        ex = self._explorer
-        if ex is not None:
-            self._work_lane.submit("changing the map's axes", lambda: self._apply_axes(ex, key))
-
-    def _apply_axes(self, ex: Explorer, key: str, quiet: bool = False) -> None:
-        try:
-            if key == "pca":
-                ex.set_map_axes(None)
-            else:
-                i, j = (int(v) for v in key.split(","))
-                ex.set_map_axes((i, j))
-        except ValueError as err:
-            if not quiet:
-                self.post("warning", f"Map axes: {err}")
-            ex.set_map_axes((0, 1))
-        self._in_gui(lambda: self.settings.set("map/axes", key))
-        self._publish_map(ex)
-        self._state_lane.submit("moving the cursor", lambda: self._publish(ex, "axes"))
-
-    def _publish_overlays(self, ex: Explorer) -> None:
-        def project(name: str) -> np.ndarray:
-            z = self._overlay_z.get(name)
-            return np.zeros((0, 2)) if z is None or len(z) == 0 else ex.map.project(z)
-        self.overlays_changed.emit(MapOverlays(project("match"), project("candidates"),
-                                               project("neighbours"), project("path")))
-
-    def _set_overlay(self, ex: Explorer, name: str, z: np.ndarray | None) -> None:
-        if z is None:
-            self._overlay_z.pop(name, None)
-        else:
-            self._overlay_z[name] = np.atleast_2d(np.asarray(z, dtype=np.float64))
-        self._publish_overlays(ex)
-
-    def _clear_overlays(self) -> None:
-        self._overlay_z.clear()
-        self._candidates, self._neighbours, self._interpolation = [], [], None
-
     # --- macro knobs ------------------------------------------------------------------------
 
     def _rank_macros(self, ex: Explorer) -> None:
@@ -595,27 +496,7 @@ class Session(QObject):
                                       tuple(p.name for p in m.top_params)) for m in macros]
             self.macros_ranked.emit(list(self._macros))
             self._state_lane.submit("showing the knobs", lambda: self._publish(ex, "macros"))
-        run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, _services)
-
-    # --- matching -----------------------------------------------------------------------------
-
-    def match_file(self, path: str) -> None:
-        """Match a sound file (dropped or opened) and make the match current."""
-        def match() -> None:
-            from flowsynth_gui.features.audio_io import AudioFileError, load_audio
-
-            try:
-                loaded = load_audio(path, sample_rate=SAMPLE_RATE, duration=None)
-            except AudioFileError as err:
-                self.post("warning", f"Cannot match this file: {err}")
-                return
-            self._match(loaded.samples, Path(path).stem, loaded.notes)
-        self._on_work_lane("matching the sound", match)
-
-    def match_audio(self, samples: np.ndarray, source: str = "recording") -> None:
-        """Match audio at 22,050 Hz (a recording)."""
-        self._on_work_lane("matching the recording",
-                           lambda: self._match(np.asarray(samples, np.float32), source, ()))
+        run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, services)
 
     def _on_work_lane(self, task: str, fn: Any) -> None:
         if self._explorer is None:
@@ -623,316 +504,7 @@ class Session(QObject):
             return
         self._work_lane.submit(task, fn)
 
-    def _match(self, samples: np.ndarray, source: str, notes: tuple[str, ...]) -> None:
-        from flowsynth_gui.features.audio_io import AudioFileError
-        from flowsynth_gui.features.mel import log_mel
-
-        ex = self._explorer
-        self._busy("matching", True)
-        try:
-            result = ex.match(samples, SAMPLE_RATE, record=False)
-        except AudioFileError as err:  # silent, too short, ...
-            self.post("warning", f"Cannot match {source}: {err}")
-            return
-        finally:
-            self._busy("matching", False)
-        target = np.zeros(4 * SAMPLE_RATE, np.float32)
-        target[: min(len(samples), len(target))] = samples[: len(target)]
-        self._target = Rendered(target, SAMPLE_RATE, log_mel(target, SAMPLE_RATE),
-                                f"Target: {source}")
-        self.target_loaded.emit(self._target)
-        name = f"Match: {source}"
-        self._set_name(name)
-        self._tags_by_name.pop(name, None)
-        ex.commit(name)
-        self._candidates = []
-        self._set_overlay(ex, "candidates", None)
-        self._set_overlay(ex, "match", result.latent)
-        report = MatchReport(source, result.note, result.detected_hz,
-                             result.spectral_convergence, tuple(notes) + tuple(result.notes),
-                             (CandidateInfo("model's answer", result.spectral_convergence),))
-        self._last_match = report
-        self.match_ready.emit(report)
-        self._publish(ex, "match")
-        self.preset_loaded.emit(name)
-
-    def refine(self, budget: int | None = None) -> None:
-        """Search around the last match for closer sounds (progress; :meth:`cancel_refine`)."""
-        ex = self._explorer
-        if ex is None or self._target is None:
-            self.post("info", "Match a sound first, then refine it")
-            return
-        budget = int(budget or self.settings.get("match/refine_budget"))
-        stop = self._stops["refine"] = threading.Event()
-
-        def run() -> None:
-            self._busy("refining the match", True)
-            try:
-                result = ex.refine(budget=budget, keep=5, should_stop=stop,
-                                   progress=lambda p: self.refine_progressed.emit(
-                                       p.renders, p.budget, p.best))
-            finally:
-                self._busy("refining the match", False)
-            self._refined(ex, result)
-        run_job(self._bg_pool, "refining the match", run, self._report_failure, _services)
-
-    def _refined(self, ex: Explorer, result: Any) -> None:
-        if ex is not self._explorer:
-            return
-        self._candidates = list(result.candidates)
-        self._set_overlay(ex, "candidates", np.stack([c.z for c in result.candidates]))
-        first = self._last_match
-        candidates = tuple(CandidateInfo("model's answer" if c is result.start
-                                         else f"candidate {i + 1}", c.distance)
-                           for i, c in enumerate(result.candidates))
-        summary = (f"{result.renders} renders in {result.seconds:.1f} s, best "
-                   f"{100 * result.reduction:.0f} % closer than the model's answer")
-        self.match_ready.emit(MatchReport(
-            first.source if first else "sound", first.note if first else 60,
-            first.detected_hz if first else None, result.start.distance,
-            (*(first.notes if first else ()), summary), candidates, refined=True,
-            cancelled=result.cancelled))
-        if result.cancelled:
-            self.post("info", "Refinement cancelled; the candidates found so far are listed")
-
-    def cancel_refine(self) -> None:
-        stop = self._stops.get("refine")
-        if stop is not None:
-            stop.set()
-
-    def choose_candidate(self, index: int) -> None:
-        """Make refinement candidate ``index`` (best first) the current sound."""
-        def choose(ex: Explorer) -> None:
-            if not 0 <= index < len(self._candidates):
-                return
-            name = f"{self._base.removesuffix(_EDITED)} #{index + 1}"
-            ex.choose(self._candidates[index], label=name)
-            self._set_name(name)
-            self._publish(ex, "candidate")
-        self._on_state_lane("choosing a candidate", choose)
-
-    # --- neighbourhood and interpolation ---------------------------------------------------
-
-    def find_neighbours(self, count: int, radius: float) -> None:
-        """``count`` variations at latent distance ``radius`` around the current sound."""
-        seed = next(self._seq)  # each search gives new variations
-
-        def find(ex: Explorer) -> None:
-            self._neighbours = ex.neighbours(count, radius, seed)
-            base = self._base
-            self._set_overlay(ex, "neighbours", np.stack([n.z for n in self._neighbours]))
-            self.neighbours_found.emit(NeighbourInfo(
-                tuple(f"{base} ~{i + 1}" for i in range(count)), radius))
-        self._on_state_lane("finding variations", find)
-
-    def choose_neighbour(self, index: int) -> None:
-        def choose(ex: Explorer) -> None:
-            if not 0 <= index < len(self._neighbours):
-                return
-            name = f"{self._base} ~{index + 1}"
-            ex.choose(self._neighbours[index], label=name)
-            self._set_name(name)
-            self._publish(ex, "variation")
-        self._on_state_lane("choosing a variation", choose)
-
-    def interpolate(self, a: int, b: int, steps: int, names: tuple[str, str] = ("", "")) -> None:
-        """Prepare a walk from map point ``a`` to ``b`` (``CURRENT`` for the current sound)."""
-        def prepare(ex: Explorer) -> None:
-            (va, na), (vb, nb) = self._end(ex, a, names[0]), self._end(ex, b, names[1])
-            path = ex.interpolate(va, vb, steps)
-            self._interpolation = (path, va, vb, na, nb)
-            self._set_overlay(ex, "path", path.latent)
-            self.interpolation_ready.emit(InterpolationInfo(na, nb, steps, False))
-        self._on_state_lane("interpolating", prepare)
-
-    def _end(self, ex: Explorer, index: int, name: str) -> tuple[dict[str, float], str]:
-        if index == CURRENT:
-            return ex.preset(), self._display_name()
-        point = ex.map.points[index]
-        if name and point.name != name:
-            raise ValueError(f"the map changed: {name!r} is no longer point {index}")
-        if point.params is not None:
-            return dict(point.params), point.name
-        return dict(zip(ex.names, ex.codec.to_params(point.z).tolist(), strict=True)), point.name
-
-    def set_interpolation_step(self, step: int, straight: bool, final: bool = False) -> None:
-        """Go to step ``step`` of the prepared walk (latent path, or straight in parameters)."""
-        def go(ex: Explorer) -> None:
-            from flowsynth_gui.gui.preset_io import blend_presets
-
-            if self._interpolation is None:
-                return
-            path, va, vb, na, nb = self._interpolation
-            last = len(path.t) - 1
-            k = int(min(last, max(0, step)))
-            if k in (0, last):  # the ends are the presets themselves, exactly
-                values, z = (va if k == 0 else vb), None
-            else:
-                vector = path.straight_params[k] if straight else path.latent_params[k]
-                values = blend_presets(va, vb, vector, ex.names, float(path.t[k]))
-                z = None if straight else path.latent[k]
-            ex.load_preset(values, z=z, record=False)
-            self._set_name(na if k == 0 else nb if k == last else
-                           f"{na} → {nb} {k}/{last}{' straight' if straight else ''}")
-            self._after_gesture(ex, "interpolation", final)
-        self._on_state_lane("walking the interpolation", go, key="interpolation")
-
-    # --- presets: library, files ------------------------------------------------------------
-
-    def library(self) -> Any:
-        """The preset library (made on first use; presets import lazily)."""
-        if self._library is None:
-            from flowsynth_gui.presets.library import PresetLibrary
-
-            self._library = PresetLibrary(self.library_folder())
-        return self._library
-
-    def library_folder(self) -> str:
-        folder = self.options.library_folder or self.settings.get("library/folder")
-        if folder:
-            return folder
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        return os.path.join(base or os.path.expanduser("~/.local/share/FlowSynth"), "presets")
-
-    def _place_library(self, ex: Explorer) -> None:
-        library = self.library()
-        added, skipped = ex.add_library_to_map(library)
-        for name in library.list():
-            if name not in skipped:
-                self._tags_by_name.setdefault(name, ())
-        if skipped:
-            self.post("warning", f"{len(skipped)} presets of the library could not be read and "
-                                 f"are not on the map: {', '.join(skipped[:5])}")
-        self._publish_map(ex)
-        self._emit_library()
-
-    def _emit_library(self) -> None:
-        library = self.library()
-        self.library_changed.emit(LibraryListing(str(library.folder), tuple(library.list()),
-                                                 tuple(library.favourites()),
-                                                 tuple(self.settings_h2p_folders())))
-
-    def refresh_library(self) -> None:
-        self._work_lane.submit("reading the library", self._emit_library)
-
-    def save_to_library(self, name: str, tags: list[str]) -> None:
-        """Save the current sound to the library (a free name is chosen if taken)."""
-        def save() -> None:
-            ex = self._explorer
-            library = self.library()
-            free = library.unique_name(name)
-            ex.save_preset(library, free, tags=tags)
-            self._tags_by_name[free] = tuple(tags)
-            self._place_library(ex)
-            note = "" if free == name else f" ('{name}' was taken)"
-            self.post("info", f"Saved '{free}' to the library{note}")
-        self._on_work_lane("saving the preset", save)
-
-    def load_library_preset(self, name: str) -> None:
-        def load() -> None:
-            preset = self.library().load(name)
-            self._state_lane.submit("loading a preset", lambda: self._load_values(
-                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
-        self._on_work_lane("loading a preset", load)
-
-    def set_favourite(self, name: str, favourite: bool) -> None:
-        def mark() -> None:
-            self.library().set_favourite(name, favourite)
-            self._emit_library()
-        self._work_lane.submit("marking a favourite", mark)
-
-    def open_preset_file(self, path: str) -> None:
-        """Load a ``.h2p`` or ``.fspreset`` file as the current sound."""
-        def load() -> None:
-            from flowsynth_gui.gui.preset_io import read_preset_file
-            from flowsynth_gui.presets.h2p import H2pFormatError
-            from flowsynth_gui.presets.library import PresetFormatError
-
-            try:
-                preset = read_preset_file(path)
-            except (H2pFormatError, PresetFormatError, OSError) as err:
-                self.post("warning", f"Cannot open {Path(path).name}: {err}")
-                return
-            self._state_lane.submit("loading a preset", lambda: self._load_values(
-                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
-        self._on_work_lane("opening a preset", load)
-
-    def import_h2p_folder(self, folder: str) -> None:
-        """Place every readable ``.h2p`` below ``folder`` on the map (remembered)."""
-        self._on_work_lane("importing presets",
-                           lambda: self._import_folder(self._explorer, folder, remember=True))
-
-    def _import_folder(self, ex: Explorer, folder: str, remember: bool) -> None:
-        from flowsynth_gui.presets.h2p import import_h2p_folder
-        from flowsynth_gui.presets.library import Preset
-
-        report = import_h2p_folder(folder)
-        source = f"h2p:{folder}"
-        presets = [Preset.from_h2p(p) for p in report.presets]
-        for preset in presets:
-            self._tags_by_name[preset.name] = tuple(preset.tags)
-        ex.map.remove_source(source)
-        ex.add_presets_to_map(presets, source)
-        self._publish_map(ex)
-        if report.skipped:
-            skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:4])
-            more = f" and {len(report.skipped) - 4} more" if len(report.skipped) > 4 else ""
-            self.post("warning", f"Imported {len(presets)} presets from {folder}; skipped "
-                                 f"{len(report.skipped)} ({skipped}{more})")
-        elif remember:
-            self.post("info", f"Imported {len(presets)} presets from {folder}")
-        if remember and presets:
-            self._in_gui(lambda: self._remember_folder(folder))
-
-    def _remember_folder(self, folder: str) -> None:
-        folders = self.settings_h2p_folders()
-        if folder not in folders:
-            self.settings.set("library/h2p_folders", [*folders, folder])
-        self.refresh_library()
-
-    def export_h2p(self, path: str, author: str, tags: list[str], description: str = "") -> None:
-        """Write the current sound as a Diva preset (its name is the file's name)."""
-        values = dict(self.state.values) if self.state else None
-
-        def export() -> None:
-            from flowsynth_gui.gui.preset_io import export_h2p
-
-            if values is None:
-                raise ValueError("no sound yet: the model is still loading")
-            self._exported(export_h2p(path, values, author=author, description=description,
-                                      tags=tags))
-        self._work_lane.submit("exporting the .h2p preset", export)
-
-    def export_fspreset(self, path: str, name: str, author: str, tags: list[str],
-                        description: str = "") -> None:
-        """Write the current sound in FlowSynth's own format (``.fspreset``)."""
-        state = self.state
-
-        def export() -> None:
-            from flowsynth_gui.gui.preset_io import export_fspreset
-
-            if state is None:
-                raise ValueError("no sound yet: the model is still loading")
-            self._exported(export_fspreset(path, name, state.values, tags=tags,
-                                           latent=state.z.tolist(), author=author,
-                                           description=description))
-        self._work_lane.submit("exporting the preset", export)
-
-    def _exported(self, target: Path) -> None:
-        self.exported.emit(str(target))
-        self.post("info", f"Exported {target}")
-
     # --- settings that act at once ------------------------------------------------------------
-
-    def export(self, request: Any) -> None:
-        """Export as the export dialog asked (an ``ExportRequest``); remembers author, folder."""
-        self.settings.set("export/author", request.author)
-        self.settings.set("export/folder", str(Path(request.path).parent))
-        if request.kind == "h2p":
-            self.export_h2p(request.path, request.author, request.tags, request.description)
-        else:
-            self.export_fspreset(request.path, request.name, request.author, request.tags,
-                                 request.description)
 
     def apply_settings(self, changes: dict[str, Any]) -> None:
         """Store changed settings and act on them (devices, ports, model)."""
@@ -970,10 +542,6 @@ class Session(QObject):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _services() -> None:
-    require("model")
 
 
 def _load_retrying(load: Any, error: type[Exception], path: str) -> Any:

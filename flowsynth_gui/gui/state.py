@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "EDITED",
     "CandidateInfo",
     "InterpolationInfo",
     "LibraryListing",
@@ -26,6 +27,9 @@ __all__ = [
     "SliderInfo",
     "SoundState",
 ]
+
+
+EDITED = " (edited)"  # a sound moved away from the preset it is named after
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,11 @@ class ParamInfo:
     def format(self, x: float) -> str:
         """``x`` (normalised) in native units, e.g. ``'90.0 note'`` or ``'-12.0 semitones'``."""
         value = self.native(x)
-        text = f"{value:.0f}" if abs(self.maximum - self.minimum) >= 100 else f"{value:.2f}"
-        return f"{text} {self.unit}".strip()
+        if self.unit in ("note", "semitones"):
+            decimals = 1  # pitches: tenths of a semitone
+        else:
+            decimals = 0 if abs(self.maximum - self.minimum) >= 100 else 2
+        return f"{value:.{decimals}f} {self.unit}".strip()
 
 
 @dataclass(frozen=True)

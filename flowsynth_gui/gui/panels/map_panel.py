@@ -84,6 +84,8 @@ class MapPanel(QWidget):
     def _build(self) -> None:
         self.x_axis, self.y_axis = QComboBox(), QComboBox()
         self.colour_by = QComboBox()
+        for combo in (self.x_axis, self.y_axis, self.colour_by):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.legend = QLabel()
         fit = QPushButton("Fit")
         fit.setToolTip("Show every point")
@@ -133,10 +135,9 @@ class MapPanel(QWidget):
         """Fill the axis choosers for this model's latent space."""
         named = {s.dim: s.label for s in info.sliders}
         dims = [f"z{d}" + (f"  {named[d]}" if d in named else "") for d in range(info.latent_dim)]
-        for combo, extra in ((self.x_axis, ["PCA"]), (self.y_axis, [])):
+        for combo in (self.x_axis, self.y_axis):
             combo.clear()
-            for text in extra:
-                combo.addItem(text, "pca")
+            combo.addItem("PCA", "pca")
             for d, text in enumerate(dims):
                 combo.addItem(text, d)
         self.colour_by.clear()
@@ -175,7 +176,17 @@ class MapPanel(QWidget):
         self.path.setData(path[:, 0], path[:, 1]) if len(path) else self.path.setData([], [])
 
     def fit(self) -> None:
-        self.view_box.autoRange(padding=0.08)
+        """Show the bulk of the points: 1st to 99th percentile, so that a few presets far out
+        (zoom out to reach them) do not shrink everyone else to a dot."""
+        snapshot = self.snapshot
+        if snapshot is None or len(snapshot) < 20:
+            self.view_box.autoRange(padding=0.08)
+            return
+        low, high = np.percentile(snapshot.coords, [1, 99], axis=0)
+        low = np.minimum(low, self.cursor_position)
+        high = np.maximum(high, self.cursor_position)
+        self.view_box.setRange(xRange=(low[0], high[0]), yRange=(low[1], high[1]),
+                               padding=0.08)
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -201,6 +212,7 @@ class MapPanel(QWidget):
     def _show_axes(self, key: str) -> None:
         if key == "pca":
             self.x_axis.setCurrentIndex(0)
+            self.y_axis.setCurrentIndex(0)
             self.y_axis.setEnabled(False)
             return
         i, j = (int(v) for v in key.split(","))
@@ -276,7 +288,7 @@ class MapPanel(QWidget):
             self.axes_chosen.emit("pca")
             return
         y = self.y_axis.currentData()
-        if y is None or y == x:
+        if y is None or y == "pca" or y == x:
             y = 1 if x != 1 else 0
         self.axes_chosen.emit(f"{x},{y}")
 

@@ -119,6 +119,8 @@ class MatchingPanel(QWidget):
         self.refine.setEnabled(True)
         if report.refined:
             self._refining(False)
+            if not report.cancelled:
+                self.progress.setValue(self.progress.maximum())
 
     def show_refine_progress(self, renders: int, budget: int, best: float) -> None:
         self._refining(True)

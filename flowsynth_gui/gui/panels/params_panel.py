@@ -19,7 +19,7 @@ __all__ = ["ParamBars", "ParamsPanel"]
 
 ROW = 17
 NAME_WIDTH = 132
-VALUE_WIDTH = 92
+VALUE_WIDTH = 112
 _ACTIVE = QColor("#2f81b7")
 _ACTIVE_DRAG = QColor("#4fc3f7")
 _PASSIVE = QColor("#4b5160")

@@ -16,7 +16,7 @@ from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND
 
 __all__ = ["SoundPanel"]
 
-_WAVE_POINTS = 2000  # min/max envelope columns: enough for any panel width
+_WAVE_COLUMNS = 600  # min/max envelope columns: one per pixel of a wide panel
 
 
 class _SoundView:
@@ -30,10 +30,10 @@ class _SoundView:
         self.wave.setYRange(-1, 1)
         self.wave.setMaximumHeight(90)
         self.wave.setMenuEnabled(False)
-        self.curve = self.wave.plot(pen=pg.mkPen(colour, width=1))
-        self.upper, self.lower = pg.PlotDataItem(), pg.PlotDataItem()
-        self.fill = pg.FillBetweenItem(self.upper, self.lower, brush=pg.mkBrush(colour + "66"))
-        self.wave.addItem(self.fill)
+        # The envelope as one vertical segment per column (min to max): one cheap curve.
+        self.envelope = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="pairs",
+                                         skipFiniteCheck=True)
+        self.wave.addItem(self.envelope)
         self.spectrogram = pg.PlotWidget(background=PLOT_BACKGROUND)
         self.spectrogram.setMouseEnabled(x=False, y=False)
         self.spectrogram.setMenuEnabled(False)
@@ -48,12 +48,11 @@ class _SoundView:
         self.shown = rendered
         audio = np.asarray(rendered.audio, dtype=np.float32)
         seconds = len(audio) / rendered.sample_rate
-        columns = min(_WAVE_POINTS, len(audio))
+        columns = min(_WAVE_COLUMNS, len(audio))
         blocks = audio[: len(audio) // columns * columns].reshape(columns, -1)
-        t = np.linspace(0.0, seconds, columns)
-        self.upper.setData(t, blocks.max(axis=1))
-        self.lower.setData(t, blocks.min(axis=1))
-        self.curve.setData(t, blocks.mean(axis=1))
+        t = np.repeat(np.linspace(0.0, seconds, columns), 2)
+        ends = np.stack([blocks.min(axis=1), blocks.max(axis=1)], axis=1).ravel()
+        self.envelope.setData(t, ends)
         self.wave.setXRange(0, seconds, padding=0)
         mel = np.asarray(rendered.log_mel, dtype=np.float32)
         # ImageItem's first axis is x: frames across, mel bands up.

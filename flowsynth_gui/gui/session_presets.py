@@ -1,0 +1,182 @@
+"""The session's presets: the library and favourites, preset files, imports and exports.
+
+A mixin of :class:`~flowsynth_gui.gui.session.Session` (the signals and lanes live there).
+Presets import lazily, on workers (see ``gui/imports.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QStandardPaths
+
+from flowsynth_gui.gui.state import LibraryListing
+
+if TYPE_CHECKING:
+    from flowsynth_gui.explorer import Explorer
+
+__all__ = ["PresetsMixin"]
+
+
+class PresetsMixin:
+    """Preset intents of the session."""
+
+    _library: Any
+
+    # --- presets: library, files ------------------------------------------------------------
+
+    def library(self) -> Any:
+        """The preset library (made on first use; presets import lazily)."""
+        if self._library is None:
+            from flowsynth_gui.presets.library import PresetLibrary
+
+            self._library = PresetLibrary(self.library_folder())
+        return self._library
+
+    def library_folder(self) -> str:
+        folder = self.options.library_folder or self.settings.get("library/folder")
+        if folder:
+            return folder
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        return os.path.join(base or os.path.expanduser("~/.local/share/FlowSynth"), "presets")
+
+    def _place_library(self, ex: Explorer) -> None:
+        library = self.library()
+        added, skipped = ex.add_library_to_map(library)
+        for name in library.list():
+            if name not in skipped:
+                self._tags_by_name.setdefault(name, ())
+        if skipped:
+            self.post("warning", f"{len(skipped)} presets of the library could not be read and "
+                                 f"are not on the map: {', '.join(skipped[:5])}")
+        self._publish_map(ex)
+        self._emit_library()
+
+    def _emit_library(self) -> None:
+        library = self.library()
+        self.library_changed.emit(LibraryListing(str(library.folder), tuple(library.list()),
+                                                 tuple(library.favourites()),
+                                                 tuple(self.settings_h2p_folders())))
+
+    def refresh_library(self) -> None:
+        self._work_lane.submit("reading the library", self._emit_library)
+
+    def save_to_library(self, name: str, tags: list[str]) -> None:
+        """Save the current sound to the library (a free name is chosen if taken)."""
+        def save() -> None:
+            ex = self._explorer
+            library = self.library()
+            free = library.unique_name(name)
+            ex.save_preset(library, free, tags=tags)
+            self._tags_by_name[free] = tuple(tags)
+            self._place_library(ex)
+            note = "" if free == name else f" ('{name}' was taken)"
+            self.post("info", f"Saved '{free}' to the library{note}")
+        self._on_work_lane("saving the preset", save)
+
+    def load_library_preset(self, name: str) -> None:
+        def load() -> None:
+            preset = self.library().load(name)
+            self._state_lane.submit("loading a preset", lambda: self._load_values(
+                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
+        self._on_work_lane("loading a preset", load)
+
+    def set_favourite(self, name: str, favourite: bool) -> None:
+        def mark() -> None:
+            self.library().set_favourite(name, favourite)
+            self._emit_library()
+        self._work_lane.submit("marking a favourite", mark)
+
+    def open_preset_file(self, path: str) -> None:
+        """Load a ``.h2p`` or ``.fspreset`` file as the current sound."""
+        def load() -> None:
+            from flowsynth_gui.gui.preset_io import read_preset_file
+            from flowsynth_gui.presets.h2p import H2pFormatError
+            from flowsynth_gui.presets.library import PresetFormatError
+
+            try:
+                preset = read_preset_file(path)
+            except (H2pFormatError, PresetFormatError, OSError) as err:
+                self.post("warning", f"Cannot open {Path(path).name}: {err}")
+                return
+            self._state_lane.submit("loading a preset", lambda: self._load_values(
+                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
+        self._on_work_lane("opening a preset", load)
+
+    def import_h2p_folder(self, folder: str) -> None:
+        """Place every readable ``.h2p`` below ``folder`` on the map (remembered)."""
+        self._on_work_lane("importing presets",
+                           lambda: self._import_folder(self._explorer, folder, remember=True))
+
+    def _import_folder(self, ex: Explorer, folder: str, remember: bool) -> None:
+        from flowsynth_gui.presets.h2p import import_h2p_folder
+        from flowsynth_gui.presets.library import Preset
+
+        report = import_h2p_folder(folder)
+        source = f"h2p:{folder}"
+        presets = [Preset.from_h2p(p) for p in report.presets]
+        for preset in presets:
+            self._tags_by_name[preset.name] = tuple(preset.tags)
+        ex.map.remove_source(source)
+        ex.add_presets_to_map(presets, source)
+        self._publish_map(ex)
+        if report.skipped:
+            skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:4])
+            more = f" and {len(report.skipped) - 4} more" if len(report.skipped) > 4 else ""
+            self.post("warning", f"Imported {len(presets)} presets from {folder}; skipped "
+                                 f"{len(report.skipped)} ({skipped}{more})")
+        elif remember:
+            self.post("info", f"Imported {len(presets)} presets from {folder}")
+        if remember and presets:
+            self._in_gui(lambda: self._remember_folder(folder))
+
+    def _remember_folder(self, folder: str) -> None:
+        folders = self.settings_h2p_folders()
+        if folder not in folders:
+            self.settings.set("library/h2p_folders", [*folders, folder])
+        self.refresh_library()
+
+    def export_h2p(self, path: str, author: str, tags: list[str], description: str = "") -> None:
+        """Write the current sound as a Diva preset (its name is the file's name)."""
+        values = dict(self.state.values) if self.state else None
+
+        def export() -> None:
+            from flowsynth_gui.gui.preset_io import export_h2p
+
+            if values is None:
+                raise ValueError("no sound yet: the model is still loading")
+            self._exported(export_h2p(path, values, author=author, description=description,
+                                      tags=tags))
+        self._work_lane.submit("exporting the .h2p preset", export)
+
+    def export_fspreset(self, path: str, name: str, author: str, tags: list[str],
+                        description: str = "") -> None:
+        """Write the current sound in FlowSynth's own format (``.fspreset``)."""
+        state = self.state
+
+        def export() -> None:
+            from flowsynth_gui.gui.preset_io import export_fspreset
+
+            if state is None:
+                raise ValueError("no sound yet: the model is still loading")
+            self._exported(export_fspreset(path, name, state.values, tags=tags,
+                                           latent=state.z.tolist(), author=author,
+                                           description=description))
+        self._work_lane.submit("exporting the preset", export)
+
+    def _exported(self, target: Path) -> None:
+        self.exported.emit(str(target))
+        self.post("info", f"Exported {target}")
+
+    def export(self, request: Any) -> None:
+        """Export as the export dialog asked (an ``ExportRequest``); remembers author, folder."""
+        self.settings.set("export/author", request.author)
+        self.settings.set("export/folder", str(Path(request.path).parent))
+        if request.kind == "h2p":
+            self.export_h2p(request.path, request.author, request.tags, request.description)
+        else:
+            self.export_fspreset(request.path, request.name, request.author, request.tags,
+                                 request.description)
+
