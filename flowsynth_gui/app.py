@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path=args.model, audio=not args.no_audio, midi=not args.no_midi,
         library_folder=args.library, sketches=args.sketches))
     window = MainWindow(session)
+    _report_uncaught(session)
     window.show()
     if args.report_startup:
         _report_startup(session)
@@ -85,6 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         take_when_ready(window, args.screenshot)
     code = app.exec()
     return int(code)
+
+
+def _report_uncaught(session: object) -> None:
+    """An exception nobody caught (a slot on the GUI thread, a stray thread) is logged and
+    shown in the window instead of only scrolling past on a terminal."""
+    import threading
+
+    log = logging.getLogger("flowsynth_gui")
+
+    def report(kind: type[BaseException], error: BaseException, trace: object) -> None:
+        log.error("unexpected error", exc_info=(kind, error, trace))
+        session.post("error", f"Unexpected error: {error!r} (details in the log)")  # type: ignore[attr-defined]
+
+    sys.excepthook = report
+    threading.excepthook = lambda args: report(args.exc_type, args.exc_value,
+                                               args.exc_traceback)
 
 
 def _report_startup(session: object) -> None:
