@@ -11,7 +11,8 @@ from pathlib import Path
 import mido
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication, QMenu, QPushButton
 from test_gui_support import (
     drag,
     make_options,
@@ -132,19 +133,27 @@ def last_values(received: list[mido.Message], cc_map: object) -> dict[str, float
     return last
 
 
+JACK_MIDI = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+
+
+def open_jack_window(qtbot, root: Path, model: Path, port_setting: str,  # noqa: ANN001
+                     port: str):  # noqa: ANN201
+    """The window on JACK MIDI with ``port_setting`` ('midi/in_port' or '.../out_port')."""
+    settings = Settings.from_file(root / "s.ini")
+    settings.set("midi/api", "UNIX_JACK")
+    settings.set(port_setting, port)
+    return open_window(qtbot, settings, make_options(root, model, midi=True))
+
+
 @pytest.mark.jack
 def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model: Path,  # noqa: F811
                                               jack_server: list[str]) -> None:
     client = f"fs-gui-{os.getpid()}-rx"
-    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
     received: list[mido.Message] = []
-    port = backend.open_input("in", virtual=True, client_name=client,
-                              callback=received.append)
+    port = JACK_MIDI.open_input("in", virtual=True, client_name=client,
+                                callback=received.append)
     try:
-        settings = Settings.from_file(tmp_path / "s.ini")
-        settings.set("midi/api", "UNIX_JACK")
-        settings.set("midi/out_port", f"{client}:in")
-        window = open_window(qtbot, settings, make_options(tmp_path, tiny_model, midi=True))
+        window = open_jack_window(qtbot, tmp_path, tiny_model, "midi/out_port", f"{client}:in")
         session = window.session
         wait_until(qtbot, lambda: window.status.text("midi_out").startswith(
             f"MIDI out: {client}:in"), 20)
@@ -166,3 +175,70 @@ def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model:
         window.close()
     finally:
         port.close()
+
+
+def wait_for_menu(qtbot) -> QMenu:  # noqa: ANN001
+    wait_until(qtbot, lambda: isinstance(QApplication.activePopupWidget(), QMenu), 5)
+    return QApplication.activePopupWidget()
+
+
+@pytest.mark.jack
+def test_midi_learn_binds_a_controller_knob_to_a_semantic_slider(
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:  # noqa: F811
+    client = f"fs-gui-{os.getpid()}-knobs"
+    knobs = JACK_MIDI.open_output("out", virtual=True, client_name=client)
+    try:
+        window = open_jack_window(qtbot, tmp_path, tiny_model, "midi/in_port", f"{client}:out")
+        session = window.session
+        wait_until(qtbot, lambda: window.status.text("midi_in") == f"MIDI in: {client}:out", 20)
+        slider = window.controls.sliders[0]
+        name = slider.accessibleName()
+        # right-click the slider (the context-menu event the window system sends), choose
+        # "MIDI learn", turn a knob on the controller
+        centre = slider.rect().center()
+        QApplication.sendEvent(slider, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, centre,
+                                                         slider.mapToGlobal(centre)))
+        menu = wait_for_menu(qtbot)
+        learn = next(a for a in menu.actions() if a.text().startswith("MIDI learn"))
+        menu.hide()
+        learn.trigger()
+        wait_until(qtbot, lambda: session.midi.midi_in.learning == name, 5)
+        knobs.send(mido.Message("control_change", channel=2, control=74, value=64))
+        wait_until(qtbot, lambda: name in window.controls.bindings, 10)
+        assert window.controls.bindings[name] == "CC 74 · ch 3"
+        assert "MIDI: CC 74 · ch 3" in slider.toolTip()
+        # the bound knob now moves the slider's latent dimension, end to end
+        for value in (0, 127):
+            knobs.send(mido.Message("control_change", channel=2, control=74, value=value))
+            low, high = slider.minimum() / 100, slider.maximum() / 100
+            expected = low if value == 0 else high
+            wait_until(qtbot, lambda e=expected: session.state is not None and abs(
+                session.state.semantic[0] - e) < 1e-3, 10)
+            wait_until(qtbot, lambda e=expected: slider.value() == round(e * 100), 5)
+        # the knob at rest ends its gesture: recorded in the history like a mouse drag
+        wait_until(qtbot, lambda: session.explorer.history.can_undo, 5)
+        # the binding is kept next to the settings and offered for removal
+        learn_file = tmp_path / "midi_learn.json"
+        wait_until(qtbot, lambda: learn_file.exists() and "74" in learn_file.read_text(), 5)
+        forget = next(a for a in window.controls.learn_menu(slider).actions()
+                      if a.text().startswith("Forget"))
+        forget.trigger()
+        wait_until(qtbot, lambda: name not in window.controls.bindings, 5)
+        window.close()
+    finally:
+        knobs.close()
+
+
+def test_a_broken_midi_learn_file_is_reported_and_left_alone(qtbot, tmp_path: Path,
+                                                            tiny_model: Path) -> None:  # noqa: F811
+    learn_file = tmp_path / "midi_learn.json"
+    learn_file.write_text("{not json", encoding="utf-8")
+    window = open_window(qtbot, Settings.from_file(tmp_path / "s.ini"),
+                         make_options(tmp_path, tiny_model, midi=True,
+                                      midi_system=VanishingPorts()))
+    wait_until(qtbot, lambda: any(level == "warning" and "MIDI learn" in text
+                                  and "midi_learn.json" in text
+                                  for level, text in window.messages.messages), 10)
+    assert window.session.midi.midi_in is not None  # MIDI still works, bindings in memory
+    assert learn_file.read_text(encoding="utf-8") == "{not json"  # the user's file is kept
+    window.close()

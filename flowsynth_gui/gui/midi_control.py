@@ -1,7 +1,8 @@
 """The MIDI side of the session: parameters out to an external synth, a keyboard in.
 
 Wraps :class:`~flowsynth_gui.midi.MidiOut` (rate-limited, change-only, reconnecting) and
-:class:`~flowsynth_gui.midi.MidiIn` (notes to the live synth). Ports open on worker threads;
+:class:`~flowsynth_gui.midi.MidiIn` (notes to the live synth; controller knobs bound by MIDI
+learn to named controls, reported by ``control_moved``). Ports open on worker threads;
 ``send_params`` only writes into MidiOut's coalescing store, so a drag never waits for a port.
 When the output port disappears (mid-drag or not) MidiOut reports it, this says so in the
 window, and the values go out again when the port returns.
@@ -39,11 +40,14 @@ class MidiControl(QObject):
     in_status_changed = Signal(str)
     ports_listed = Signal(object, object, str)  # outputs, inputs, why empty ('' if fine)
     note_played = Signal(int, int)  # note, velocity (0: off), from the MIDI input
+    control_moved = Signal(str, float)  # a learned control's name, value in [0, 1]
+    bindings_changed = Signal(object)  # {control name: "CC 21 · ch 1"}
     problem_reported = Signal(str, str)  # level, message
 
     def __init__(self, pool: QThreadPool, on_error: ErrorSink, notes: NoteTarget, *,
                  enabled: bool = True, api: str = "", out_port: str = "", channel: int = 1,
-                 in_port: str = "", system: Any = None, parent: QObject | None = None) -> None:
+                 in_port: str = "", system: Any = None, bindings_path: str | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.enabled = enabled
         self.api = api
@@ -52,6 +56,7 @@ class MidiControl(QObject):
         self.in_port = in_port
         self._notes = notes
         self._system = system  # injected (tests) or made on start
+        self.bindings_path = bindings_path  # None: learned bindings last for this run only
         self._own_system = system is None
         self.midi_out: MidiOut | None = None
         self.midi_in: MidiIn | None = None
@@ -70,7 +75,7 @@ class MidiControl(QObject):
             self._lane.submit("starting MIDI", self._start)
 
     def _start(self) -> None:
-        from flowsynth_gui.midi import MidiIn, MidiOut, MidiSystem
+        from flowsynth_gui.midi import MidiOut, MidiSystem
 
         if self._system is None:
             self._system = MidiSystem(api=self.api or None)
@@ -81,10 +86,26 @@ class MidiControl(QObject):
         self.out_status_changed.emit(self.out_status)
         self.midi_out = MidiOut(system=self._system, port=self.out_port or None,
                                 channel=self.channel, on_state_changed=self._on_out_state)
-        self.midi_in = MidiIn(note_sink=self, system=self._system, persist=False)
+        self.midi_in = self._make_input()
+        self._report_bindings()
         if self.in_port:
             self._open_in(self.in_port)
         self._list_ports()
+
+    def _make_input(self) -> MidiIn:
+        from flowsynth_gui.midi import MidiIn
+        from flowsynth_gui.midi.learn import LearnFileError
+
+        options = dict(note_sink=self, control_sink=self.control_moved.emit,
+                       system=self._system, on_learned=lambda _: self._report_bindings())
+        if self.bindings_path is None:
+            return MidiIn(persist=False, **options)
+        try:
+            return MidiIn(bindings_path=self.bindings_path, **options)
+        except LearnFileError as err:  # keep MIDI working; the file is left for the user
+            self.problem_reported.emit("warning", f"MIDI learn: {err}. Learned knobs start "
+                                                  "empty and are not saved this session.")
+            return MidiIn(persist=False, **options)
 
     # -- MIDI in: the note sink (MIDI thread) -------------------------------------------------
     def note_on(self, note: int, velocity: int) -> None:
@@ -132,6 +153,32 @@ class MidiControl(QObject):
         if out is not None:
             out.channel = channel
             self._on_out_state(out.state)
+
+    # -- MIDI learn ----------------------------------------------------------------------------
+    def learn(self, control: str) -> bool:
+        """Bind the next CC from the MIDI input to ``control``; False if there is no input."""
+        midi_in = self.midi_in
+        if midi_in is None or not midi_in.is_open:
+            self.problem_reported.emit(
+                "info", "MIDI learn needs a MIDI input: choose your controller in the MIDI tab")
+            return False
+        midi_in.learn(control)
+        return True
+
+    def cancel_learn(self) -> None:
+        if self.midi_in is not None:
+            self.midi_in.cancel_learn()
+
+    def forget(self, control: str) -> None:
+        if self.midi_in is not None:
+            self.midi_in.unbind(control)
+            self._report_bindings()
+
+    def _report_bindings(self) -> None:
+        midi_in = self.midi_in
+        bindings = {} if midi_in is None else midi_in.bindings
+        self.bindings_changed.emit({name: f"CC {b.cc} · ch {b.channel}"
+                                    for name, b in bindings.items()})
 
     # -- input ---------------------------------------------------------------------------------
     def select_in(self, port: str) -> None:

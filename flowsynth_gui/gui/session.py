@@ -59,6 +59,7 @@ from flowsynth_gui.gui.state import (
     SoundState,
 )
 from flowsynth_gui.gui.workers import Lane, run_job
+from flowsynth_gui.midi.paths import LEARN_FILE_NAME
 from flowsynth_gui.paths import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
@@ -137,7 +138,9 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._bg_pool, self._report_failure, self.audio, enabled=self.options.midi,
             api=settings.get("midi/api"), out_port=settings.get("midi/out_port"),
             channel=settings.get("midi/out_channel"), in_port=settings.get("midi/in_port"),
-            system=self.options.midi_system, parent=self)
+            system=self.options.midi_system, bindings_path=str(
+                Path(settings.path).with_name(LEARN_FILE_NAME)) if settings.path else None,
+            parent=self)
         self._wireservices()
         self._explorer: Explorer | None = None
         self.model_info: ModelInfo | None = None
@@ -161,6 +164,11 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_PAUSE_MS)
         self._preview_timer.timeout.connect(lambda: self._request_preview(self.auto_preview))
+        self._learned_gesture = ""
+        self._learned_rest = QTimer(self)  # a controller knob at rest ends its gesture
+        self._learned_rest.setSingleShot(True)
+        self._learned_rest.setInterval(PREVIEW_PAUSE_MS)
+        self._learned_rest.timeout.connect(lambda: self.finish_gesture(self._learned_gesture))
         self._health = QTimer(self)
         self._health.setInterval(2000)
         self._health.timeout.connect(lambda: self.audio.check_health(self.post))
@@ -176,6 +184,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             lambda text: self.status_changed.emit("midi_out", text))
         self.midi.in_status_changed.connect(lambda text: self.status_changed.emit("midi_in", text))
         self.midi.problem_reported.connect(self.post)
+        self.midi.control_moved.connect(self.move_learned_control)
 
     def start(self) -> None:
         """Open devices and load the model (all on workers); returns at once."""
@@ -416,6 +425,36 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._edited = True
             self._after_gesture(ex, self._macros[index].name, final)
         self._on_state_lane("turning a macro knob", move, key=f"macro{index}")
+
+    def learnable_controls(self) -> list[str]:
+        """Names MIDI learn can bind: the semantic sliders, then the macro knobs."""
+        sliders = [s.label for s in self.model_info.sliders] if self.model_info else []
+        return sliders + [m.name for m in self._macros]
+
+    def learn_control(self, name: str) -> None:
+        """Bind the next knob the user turns on the MIDI controller to control ``name``."""
+        if self.midi.learn(name):
+            self.post("info", f"MIDI learn: turn a knob on your controller to bind it to "
+                              f"{name}")
+
+    def move_learned_control(self, name: str, value: float) -> None:
+        """A controller knob bound to ``name`` moved to ``value`` in [0, 1] (GUI thread).
+
+        Moves are a gesture like a mouse drag: recorded and previewed once the knob rests.
+        """
+        sliders = self.model_info.sliders if self.model_info else ()
+        for i, slider in enumerate(sliders):
+            if slider.label == name:
+                self.set_semantic(i, slider.low + value * (slider.high - slider.low))
+                break
+        else:
+            found = [(i, m) for i, m in enumerate(self._macros) if m.name == name]
+            if not found:
+                return  # bound to a control this model does not have
+            i, macro = found[0]
+            self.set_macro(i, macro.low + value * (macro.high - macro.low))
+        self._learned_gesture = name
+        self._learned_rest.start()
 
     def set_param(self, name: str, value: float, final: bool = False) -> None:
         """Edit one parameter of the model's set (normalised value)."""

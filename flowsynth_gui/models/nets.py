@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 __all__ = [
@@ -34,6 +35,12 @@ __all__ = [
     "count_parameters",
     "init_weights",
 ]
+
+
+# Channels-last lets PyTorch's CPU backend (oneDNN) run the strided, dilated and transposed
+# convolutions: 1.7x faster training than the default layout, which falls back to slow
+# im2col kernels for dilated and transposed layers (measured on 2 cores, batch 64).
+CONV_LAYOUT = torch.channels_last
 
 
 def conv_sizes(n_mels: int, n_frames: int, layers: int) -> list[tuple[int, int]]:
@@ -120,9 +127,14 @@ class ConvEncoder(nn.Module):
         self.dense = DenseStack([channels * h * w] + [hidden] * (dense_layers - 1)
                                 + [out_features], dropout)
         init_weights(self)
+        # Residual blocks keep the default layout: oneDNN crashed (SIGSEGV) on their narrow
+        # strided 1x1 shortcuts in channels-last (torch 2.13 CPU, 4 channels).
+        self.layout = torch.contiguous_format if residual else CONV_LAYOUT
+        self.convs.to(memory_format=self.layout)
 
     def forward(self, mel: Tensor) -> Tensor:
-        return self.dense(self.convs(mel.unsqueeze(1)).flatten(1))
+        features = self.convs(mel.unsqueeze(1).contiguous(memory_format=self.layout))
+        return self.dense(features.flatten(1))
 
 
 class ConvDecoder(nn.Module):
@@ -157,10 +169,11 @@ class ConvDecoder(nn.Module):
                 convs += [nn.BatchNorm2d(c_out), nn.ELU()]
         self.convs = nn.Sequential(*convs)
         init_weights(self)
+        self.convs.to(memory_format=CONV_LAYOUT)
 
     def forward(self, z: Tensor) -> Tensor:
         features = self.dense_out(self.dense(z)).view(-1, *self.start)
-        return self.convs(features).squeeze(1)
+        return self.convs(features.contiguous(memory_format=CONV_LAYOUT)).squeeze(1)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -191,9 +191,11 @@ def train(request: TrainRequest,
 
     checkpoint = Path(request.out).with_suffix(".pt")
     state_path = state_path_for(checkpoint)
-    # What must not change between a run and its resumption (more epochs may be asked for).
+    # What must not change between a run and its resumption (more epochs, or another thread
+    # count, may be asked for).
     fingerprint = {"kind": request.kind, "model": config.to_dict(),
-                   "train": {k: v for k, v in asdict(settings).items() if k != "epochs"},
+                   "train": {k: v for k, v in asdict(settings).items()
+                             if k not in ("epochs", "threads")},
                    "dataset": dataset.spec.to_json(), "world": world}
     state = _load_state(state_path, request, fingerprint)
     history: list[dict[str, float]] = []

@@ -2,7 +2,8 @@
 
 A slider or knob drag sends ``final=False`` values while the mouse moves and one ``final=True``
 value on release; keyboard steps are final at once. Positions follow the current sound, except
-for a control the user is holding.
+for a control the user is holding. Each control's context menu offers MIDI learn (bind a knob of
+a MIDI controller to it) and forgetting a binding; bound controls show their CC.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QMenu,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -30,11 +32,14 @@ class ControlsPanel(QWidget):
 
     semantic_moved = Signal(int, float, bool)  # index, latent value, final
     macro_turned = Signal(int, float, bool)
+    learn_requested = Signal(str)  # control name: bind the next MIDI CC to it
+    forget_requested = Signal(str)  # control name: drop its MIDI binding
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sliders: list[QSlider] = []
         self.knobs: list[QDial] = []
+        self.bindings: dict[str, str] = {}  # control name -> "CC 21 · ch 1"
         self.semantic_box = QGroupBox("Semantic sliders")
         self.semantic_grid = QGridLayout(self.semantic_box)
         self.macro_box = QGroupBox("Macro knobs")
@@ -63,6 +68,7 @@ class ControlsPanel(QWidget):
             slider.setSingleStep(SCALE // 10)
             slider.setToolTip(f"{slider_info.label}: latent dimension z{slider_info.dim}")
             slider.setAccessibleName(slider_info.label)
+            self._offer_learn(slider)
             self._wire(slider, lambda v, f, i=row: self.semantic_moved.emit(i, v / SCALE, f))
             left, right = QLabel(slider_info.negative), QLabel(slider_info.positive)
             right.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -72,6 +78,7 @@ class ControlsPanel(QWidget):
             self.semantic_grid.addWidget(slider, row, 1)
             self.semantic_grid.addWidget(right, row, 2)
             self.sliders.append(slider)
+        self.show_bindings(self.bindings)
         self._clear_knobs("Ranking the latent dimensions by how much they move the sound…")
 
     def show_macros(self, macros: list[MacroInfo]) -> None:
@@ -85,6 +92,7 @@ class ControlsPanel(QWidget):
             moves = ", ".join(macro.top_params[:4])
             knob.setToolTip(f"{macro.name}: latent dimension z{macro.dim}; moves {moves}")
             knob.setAccessibleName(macro.name)
+            self._offer_learn(knob)
             self._wire(knob, lambda v, f, i=i: self.macro_turned.emit(i, v / SCALE, f))
             cell = QVBoxLayout()
             cell.addWidget(knob, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -96,6 +104,34 @@ class ControlsPanel(QWidget):
             holder.setLayout(cell)
             self.macro_grid.addWidget(holder, 1 + i // columns, i % columns)
             self.knobs.append(knob)
+        self.show_bindings(self.bindings)
+
+    # --- MIDI learn -------------------------------------------------------------------------
+
+    def _offer_learn(self, control: QSlider | QDial) -> None:
+        control.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        control.customContextMenuRequested.connect(
+            lambda point: self.learn_menu(control).popup(control.mapToGlobal(point)))
+
+    def learn_menu(self, control: QSlider | QDial) -> QMenu:
+        """The control's context menu: MIDI learn, and forget when it is bound."""
+        name = control.accessibleName()
+        menu = QMenu(control)
+        menu.addAction(f"MIDI learn: bind a controller knob to {name}",
+                       lambda: self.learn_requested.emit(name))
+        bound = self.bindings.get(name)
+        if bound:
+            menu.addAction(f"Forget MIDI binding ({bound})",
+                           lambda: self.forget_requested.emit(name))
+        return menu
+
+    def show_bindings(self, bindings: dict[str, str]) -> None:
+        """Show which controls a MIDI controller's CCs move (in each control's tooltip)."""
+        self.bindings = dict(bindings)
+        for control in (*self.sliders, *self.knobs):
+            tip = control.toolTip().split("\nMIDI:")[0]
+            bound = self.bindings.get(control.accessibleName())
+            control.setToolTip(f"{tip}\nMIDI: {bound}" if bound else tip)
 
     def show_ranking_progress(self, done: int, total: int) -> None:
         if not self.knobs:
