@@ -18,6 +18,7 @@ from flowsynth_gui.explorer import (
     sample_neighbours,
 )
 from flowsynth_gui.explorer.cmaes import CMAES
+from flowsynth_gui.explorer.preset_map import _bulk_rows
 from flowsynth_gui.explorer.rendering import stop_requested
 from flowsynth_gui.features.mel import FeatureNormaliser
 from flowsynth_gui.models import CheckpointMetadata, LoadedCheckpoint, build_model
@@ -97,6 +98,21 @@ def test_pca_axes_lift_and_project_are_consistent() -> None:
     assert pm.nearest(*pm.coordinates()[7]) == 7
     pm.remove_source("test")
     assert len(pm) == 0 and pm.latents.shape == (0, 5)
+
+
+def test_pca_axes_follow_the_bulk_not_a_few_presets_far_out() -> None:
+    rng = np.random.default_rng(1)
+    bulk = rng.standard_normal((200, 6)) * [2.0, 1.0, 0.2, 0.2, 0.2, 0.2]
+    far = np.zeros((4, 6))
+    far[:, 5] = [60.0, -45.0, 80.0, -70.0]  # imported presets the model never saw
+    pm = PresetMap(6)
+    pm.add(MapPoint(f"p{i}", "test", z) for i, z in enumerate(np.vstack([bulk, far])))
+    pm.set_pca()
+    # PC 1 and PC 2 span the bulk's two wide dimensions, untouched by the far points
+    np.testing.assert_allclose(np.abs(pm._basis[:, :2]), np.eye(2), atol=0.05)
+    assert np.abs(pm._basis[:, 5]).max() < 0.05
+    # in one Gaussian cloud, (nearly) every point counts
+    assert _bulk_rows(bulk).mean() >= 0.99
 
 
 def test_map_refuses_bad_axes_and_points() -> None:

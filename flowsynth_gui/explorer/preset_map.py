@@ -137,11 +137,17 @@ class PresetMap:
         self._origin = np.zeros(self.latent_dim)
 
     def set_pca(self) -> None:
-        """Show the first two principal components of the points' latents."""
+        """Show the first two principal components of the points' latents.
+
+        The components are fitted on the bulk of the points: presets far outside it (imported
+        ones whose parameters the model never saw can land at |z| of 30 or more) would
+        otherwise claim the axes for themselves and squash everything else onto a line.
+        """
         if len(self.points) < 3:
             raise ValueError("PCA axes need at least 3 points on the map; add presets first")
-        origin = self._z.mean(axis=0)
-        _, _, vt = np.linalg.svd(self._z - origin, full_matrices=False)
+        bulk = self._z[_bulk_rows(self._z)]
+        origin = bulk.mean(axis=0)
+        _, _, vt = np.linalg.svd(bulk - origin, full_matrices=False)
         basis = vt[:2].copy()
         # SVD's signs are arbitrary: fix them so the view does not flip between refits.
         basis *= np.where(basis[np.arange(2), np.abs(basis).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
@@ -180,3 +186,13 @@ class PresetMap:
         if not self.points:
             raise ValueError("the map has no points")
         return int(np.argmin(np.square(self.coordinates() - (x, y)).sum(axis=1)))
+
+
+def _bulk_rows(z: np.ndarray, cut: float = 6.0) -> np.ndarray:
+    """Rows whose distance to the median latent is within ``cut`` robust standard deviations
+    of the typical distance (median + cut * 1.4826 * MAD); all rows if fewer than 3 remain."""
+    distance = np.linalg.norm(z - np.median(z, axis=0), axis=1)
+    centre = np.median(distance)
+    spread = 1.4826 * np.median(np.abs(distance - centre))
+    keep = distance <= centre + cut * max(spread, 1e-9 * (1.0 + centre))
+    return keep if keep.sum() >= 3 else np.ones(len(z), dtype=bool)
