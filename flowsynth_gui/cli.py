@@ -1,4 +1,4 @@
-"""The ``flowsynth`` command line: datasets, rendering (more subcommands come with the models)."""
+"""The ``flowsynth`` command line: datasets, training, matching, evaluation and rendering."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from flowsynth_gui.paths import CHECKPOINTS_DIR
 
@@ -109,6 +110,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         evaluate_out_of_domain,
         nearest_neighbour_reference,
         random_reference,
+        training_summary,
         write_tables,
     )
     from flowsynth_gui.models import load_checkpoint
@@ -125,10 +127,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for path, checkpoint in zip(args.checkpoints, checkpoints, strict=True):
             if tuple(checkpoint.metadata.param_names) != tuple(dataset.spec.parameters):
                 continue
-            name = checkpoint.model.config.kind
+            name = _row_name(path, checkpoint, checkpoints)
             ood = evaluate_out_of_domain(checkpoint, ood_files) if ood_files else None
             rows.append(EvaluationRow(name, size, evaluate_model(checkpoint, dataset, test), ood,
-                                      {"checkpoint": str(path)}))
+                                      {"checkpoint": str(path)},
+                                      training_summary(checkpoint.metadata.training)))
             print(f"  {name}: done")
         rows.append(EvaluationRow("nearest neighbour", size,
                                   nearest_neighbour_reference(dataset, test)))
@@ -138,6 +141,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(markdown.read_text())
     print(f"written: {markdown} and {table_csv}")
     return 0
+
+
+def _row_name(path: Path, checkpoint: Any, everyone: list[Any]) -> str:
+    """The model's kind; with its file name when another model of that kind and set is scored."""
+    kind, names = checkpoint.model.config.kind, checkpoint.metadata.param_names
+    twins = [c for c in everyone if c.model.config.kind == kind
+             and c.metadata.param_names == names]
+    return kind if len(twins) == 1 else f"{kind} ({Path(path).stem})"
 
 
 def _cmd_render(args: argparse.Namespace) -> int:

@@ -13,9 +13,11 @@ import pytest
 from flowsynth_gui.data.dataset import DatasetSpec, build_dataset, load_dataset
 from flowsynth_gui.evaluation.table import (
     EvaluationRow,
+    Scores,
     nearest_neighbour_reference,
     random_reference,
     score_predictions,
+    training_summary,
     write_tables,
 )
 from flowsynth_gui.features.mel import FeatureNormaliser
@@ -49,26 +51,28 @@ def test_nearest_neighbour_finds_a_training_sound_for_a_duplicate(data: Path) ->
 
 
 def test_tables_hold_mean_and_std(tmp_path: Path) -> None:
-    from flowsynth_gui.evaluation.table import Scores
-
+    training = training_summary({"history": [{}] * 8, "seconds": 690.0,
+                                 "dataset": {"sounds": 10000}, "train_config": {}})
+    assert training == "8 ep. × 8,000 sounds, 11.5 min"
     row = EvaluationRow("cnn", 16, Scores(np.array([1.0, 3.0]), np.array([2.0, 2.0]),
-                                          np.array([0.5, 0.5])))
+                                          np.array([0.5, 0.5])), training=training)
     write_tables([row], tmp_path / "t.md", tmp_path / "t.csv")
-    assert "| cnn | 16 | 0.500 ± 0.000 | 2.000 ± 1.000 | 2.000 ± 0.000 | – | – |" in (
-        tmp_path / "t.md").read_text()
+    assert ("| cnn | 16 | 0.500 ± 0.000 | 2.000 ± 1.000 | 2.000 ± 0.000 | – | – | "
+            "8 ep. × 8,000 sounds, 11.5 min |") in (tmp_path / "t.md").read_text()
     record = next(csv.DictReader((tmp_path / "t.csv").open()))
     assert float(record["sc_mean"]) == 2.0 and float(record["sc_std"]) == 1.0
 
 
 def test_evaluate_command_scores_a_model_and_the_references(data: Path, tmp_path: Path) -> None:
     model = build_model(load_train_config("tiny").model_config("flow_reg", 16))
-    checkpoint = tmp_path / "m.pt"
-    save_checkpoint(checkpoint, model, CheckpointMetadata(param_names=param_set(16),
-                                                          normaliser=FeatureNormaliser(-4, 2)))
+    checkpoints = [tmp_path / "m.pt", tmp_path / "other.pt"]
+    for checkpoint in checkpoints:  # two models of one kind: rows named by their files
+        save_checkpoint(checkpoint, model, CheckpointMetadata(
+            param_names=param_set(16), normaliser=FeatureNormaliser(-4, 2)))
     done = subprocess.run([sys.executable, "-m", "flowsynth_gui.cli", "evaluate", "--data",
-                           str(data), "--checkpoints", str(checkpoint), "--out",
+                           str(data), "--checkpoints", *map(str, checkpoints), "--out",
                            str(tmp_path / "table")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "table.md").read_text()
-    for name in ("flow_reg", "nearest neighbour", "random preset"):
+    for name in ("flow_reg (m)", "flow_reg (other)", "nearest neighbour", "random preset"):
         assert f"| {name} | 16 |" in table

@@ -28,7 +28,7 @@ from flowsynth_gui.synth.render import render_batch
 
 __all__ = ["Scores", "EvaluationRow", "score_predictions", "evaluate_model",
            "nearest_neighbour_reference", "random_reference", "evaluate_out_of_domain",
-           "write_tables"]
+           "training_summary", "write_tables"]
 
 _BATCH = 64
 
@@ -55,6 +55,20 @@ class EvaluationRow:
     test: Scores
     out_of_domain: Scores | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    training: str = "–"  # how the model was trained (see training_summary)
+
+
+def training_summary(training: dict) -> str:
+    """"8 ep. × 16,000 sounds, 17.5 min" from a checkpoint sidecar's training figures."""
+    history = training.get("history") or []
+    if not history:
+        return "–"
+    config = training.get("train_config") or {}
+    sounds = (training.get("dataset") or {}).get("sounds")
+    train_sounds = config.get("max_train_sounds") or (int(0.8 * sounds) if sounds else None)
+    minutes = float(training.get("seconds", 0.0)) / 60.0
+    per = f" × {train_sounds:,} sounds" if train_sounds else ""
+    return f"{len(history)} ep.{per}, {minutes:.1f} min"
 
 
 def _linear_mel(log_mel: np.ndarray) -> np.ndarray:
@@ -142,12 +156,12 @@ def _table_rows(rows: Sequence[EvaluationRow]) -> list[list[str]]:
         out.append([row.name, str(row.n_params), Scores.summary(row.test.mse_n),
                     Scores.summary(row.test.sc), Scores.summary(row.test.mse),
                     Scores.summary(ood.sc if ood else None),
-                    Scores.summary(ood.mse if ood else None)])
+                    Scores.summary(ood.mse if ood else None), row.training])
     return out
 
 
 HEADER = ["model", "params", "MSE_n", "SC", "MSE (log-mel)", "out-of-domain SC",
-          "out-of-domain MSE"]
+          "out-of-domain MSE", "training"]
 
 
 def write_tables(rows: Sequence[EvaluationRow], markdown: Path, csv_path: Path) -> None:
@@ -159,7 +173,7 @@ def write_tables(rows: Sequence[EvaluationRow], markdown: Path, csv_path: Path) 
     writer = csv.writer(buffer)
     writer.writerow(["model", "params", "n_test", "mse_n_mean", "mse_n_std", "sc_mean", "sc_std",
                      "mse_mean", "mse_std", "ood_sc_mean", "ood_sc_std", "ood_mse_mean",
-                     "ood_mse_std"])
+                     "ood_mse_std", "training"])
     for row in rows:
         stats = [row.name, row.n_params, len(row.test.sc)]
         for values in (row.test.mse_n, row.test.sc, row.test.mse,
@@ -167,5 +181,5 @@ def write_tables(rows: Sequence[EvaluationRow], markdown: Path, csv_path: Path) 
                        row.out_of_domain.mse if row.out_of_domain else None):
             stats += ["", ""] if values is None else [f"{np.mean(values):.6g}",
                                                       f"{np.std(values):.6g}"]
-        writer.writerow(stats)
+        writer.writerow([*stats, row.training])
     atomic_write_text(csv_path, buffer.getvalue())
