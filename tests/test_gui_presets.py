@@ -23,11 +23,14 @@ from flowsynth_gui.presets.library import Preset, PresetLibrary
 from flowsynth_gui.synth.params import spec_by_name
 
 
-def fill_export_dialog(qtbot, folder: Path, kind: str, seen: dict) -> None:  # noqa: ANN001
+def fill_export_dialog(qtbot, folder: Path, kind: str, seen: dict,  # noqa: ANN001
+                       name: str | None = None) -> None:
     """Runs inside the modal dialog's event loop: check the prefill, aim, click Save."""
     dialog = QApplication.activeModalWidget()
     assert isinstance(dialog, ExportDialog)
     seen.update(name=dialog.name.text(), tags=dialog.tags.text())
+    if name is not None:
+        dialog.name.setText(name)
     dialog.folder.setText(str(folder))
     dialog.author.setText("Tester")
     dialog.kind.setCurrentIndex(dialog.kind.findData(kind))
@@ -35,9 +38,10 @@ def fill_export_dialog(qtbot, folder: Path, kind: str, seen: dict) -> None:  # n
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
 
 
-def export_through_toolbar(qtbot, win: MainWindow, folder: Path, kind: str) -> tuple:  # noqa: ANN001
+def export_through_toolbar(qtbot, win: MainWindow, folder: Path, kind: str,  # noqa: ANN001
+                           name: str | None = None) -> tuple:
     seen: dict = {}
-    QTimer.singleShot(200, lambda: fill_export_dialog(qtbot, folder, kind, seen))
+    QTimer.singleShot(200, lambda: fill_export_dialog(qtbot, folder, kind, seen, name))
     with qtbot.waitSignal(win.session.exported, timeout=20000) as exported:
         tool = _tool_button(win, win.commands.export)
         qtbot.mouseClick(tool, Qt.MouseButton.LeftButton)
@@ -69,7 +73,10 @@ def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,  
 
 def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
     session = window.session
-    path, _ = export_through_toolbar(qtbot, window, tmp_path, "fspreset")
+    # a name a file cannot hold (interpolation steps had "2/4") still lands in the folder
+    path, _ = export_through_toolbar(qtbot, window, tmp_path, "fspreset", name="A → B: 2/4")
+    assert path == tmp_path / "A → B- 2-4.fspreset" and path.exists()
+    assert session.settings.get("export/folder") == str(tmp_path)
     preset = Preset.from_json(path.read_bytes())
     assert preset.parameters == dict(session.state.values)
     assert preset.latent is not None and len(preset.latent) == session.model_info.latent_dim
@@ -124,6 +131,13 @@ def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noq
     names = session.map_snapshot.names
     assert {"diva_saved_arp", "diva_saved_bass", "diva_saved_keys"} <= set(names)
     assert dict(session.state.values) == before  # the current sound is untouched
+    # the view fits the imported presets wherever they landed
+    wait_until(qtbot, lambda: window.map.snapshot is session.map_snapshot, 5)
+    (x0, x1), (y0, y1) = window.map.view_box.viewRange()
+    imported = [i for i, source in enumerate(session.map_snapshot.sources)
+                if source.startswith("h2p:")]
+    for x, y in session.map_snapshot.coords[imported]:
+        assert x0 <= x <= x1 and y0 <= y <= y1
     assert str(folder) in session.settings.get("library/h2p_folders")  # placed again next time
     # opening a corrupt preset file says so and keeps the sound
     with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:

@@ -115,3 +115,17 @@ def test_sketches_are_deterministic_named_and_audible(tmp_path: Path) -> None:
     stop = threading.Event()
     stop.set()
     assert sketch_presets(codec, 6, should_stop=stop) == []
+
+
+def test_the_message_bar_paints_the_colour_of_its_level(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QColor
+
+    from flowsynth_gui.gui.panels.message_bar import _COLOURS, MessageBar
+
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.resize(400, 40)
+    for level in ("error", "warning", "info"):
+        bar.show_message(level, f"an {level}")
+        corner = bar.grab().toImage().pixelColor(2, 2)
+        assert corner == QColor(_COLOURS[level][0]), (level, corner.name())

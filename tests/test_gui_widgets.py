@@ -62,6 +62,14 @@ def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None: 
     assert abs(session.state.z[0] - expected) < 1e-9
     assert abs(window.map.cursor_position[0] - expected) < 1e-9  # the cursor followed
     assert window.map.cursor_position != before
+    # the view follows a cursor that a control takes out of it
+    (x0, x1), _ = window.map.view_box.viewRange()
+    window.map.view_box.translateBy(x=(x1 - x0) * 3)  # the user panned far away
+    qtbot.keyClick(slider, Qt.Key.Key_End)
+    settle(qtbot, session)
+    (x0, x1), (y0, y1) = window.map.view_box.viewRange()
+    x, y = window.map.cursor_position
+    assert x0 <= x <= x1 and y0 <= y <= y1
 
 
 def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811

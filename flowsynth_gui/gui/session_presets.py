@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QStandardPaths
 
 from flowsynth_gui.gui.state import LibraryListing
+from flowsynth_gui.presets.names import sanitise_preset_name
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
@@ -72,7 +73,9 @@ class PresetsMixin:
             ex.save_preset(library, free, tags=tags)
             self._tags_by_name[free] = tuple(tags)
             self._place_library(ex)
-            note = "" if free == name else f" ('{name}' was taken)"
+            note = ("" if free == name else f" ('{name}' was taken)"
+                    if free != sanitise_preset_name(name) else
+                    " (characters a file name cannot hold were replaced)")
             self.post("info", f"Saved '{free}' to the library{note}")
         self._on_work_lane("saving the preset", save)
 

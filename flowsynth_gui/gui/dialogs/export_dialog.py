@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowsynth_gui.gui.panels.library_panel import split_tags
+from flowsynth_gui.presets.names import sanitise_preset_name
 
 __all__ = ["ExportDialog", "ExportRequest", "FORMATS"]
 
@@ -76,6 +77,9 @@ class ExportDialog(QDialog):
     def request(self) -> ExportRequest:
         kind = self.kind.currentData()
         name = self.name.text().strip() or "Untitled"
-        path = os.path.join(self.folder.text().strip(), f"{name}.{kind}")
+        # The file is named after the preset, made safe for any disk ("A → B 2/4" would
+        # otherwise open a sub-folder "A → B 2"); the preset inside keeps its full name.
+        path = os.path.join(self.folder.text().strip(),
+                            f"{sanitise_preset_name(name)}.{kind}")
         return ExportRequest(kind, path, name, self.author.text().strip(),
                              split_tags(self.tags.text()), self.description.text().strip())

@@ -25,6 +25,7 @@ __all__ = ["MapPanel"]
 PICK_PIXELS = 10.0  # how close (screen pixels) a click or hover must be to a point
 CURSOR_PIXELS = 16.0
 _SOURCE_SYMBOLS = {"sketch": "o", "library": "star"}  # imported .h2p: diamonds
+BULK_SOURCES = ("sketch", "dataset")  # the model's own sounds; the rest are the user's
 _SOURCE_SIZES = {"sketch": 7, "library": 15}
 
 
@@ -35,6 +36,11 @@ class _MapViewBox(pg.ViewBox):
         super().__init__()
         self._panel = panel
         self._dragging = False
+
+    @property
+    def dragging(self) -> bool:
+        """Whether the user's hand is on the cursor (the view must not move under it)."""
+        return self._dragging
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt's name
         if ev.button() != Qt.MouseButton.LeftButton:
@@ -155,18 +161,33 @@ class MapPanel(QWidget):
         self._draw_points()
 
     def show_map(self, snapshot: MapSnapshot) -> None:
-        first = self.snapshot is None or len(self.snapshot) == 0
+        before = self.snapshot
         self.snapshot = snapshot
         self._show_axes(snapshot.axes_key)
         self.plot.setLabel("bottom", snapshot.axes[0])
         self.plot.setLabel("left", snapshot.axes[1])
         self._draw_points()
-        if first and len(snapshot):
+        # Refit on the first map, new axes, or presets of the user's that were not there
+        # before (an import, a library save): they must be seen where they landed.
+        if len(snapshot) and (before is None or len(before) == 0
+                              or before.axes_key != snapshot.axes_key
+                              or _user_names(snapshot) - _user_names(before)):
             self.fit()
 
     def show_state(self, state: SoundState) -> None:
         self.cursor_position = state.position
         self.cursor.setPos(state.position)
+        if not self.view_box.dragging:
+            self._keep_in_view(state.position)
+
+    def _keep_in_view(self, position: tuple[float, float]) -> None:
+        """Pan (never zoom) so that the cursor stays visible when a knob or a preset moves it."""
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        margin_x, margin_y = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
+        dx = min(0.0, position[0] - (x0 + margin_x)) + max(0.0, position[0] - (x1 - margin_x))
+        dy = min(0.0, position[1] - (y0 + margin_y)) + max(0.0, position[1] - (y1 - margin_y))
+        if dx or dy:
+            self.view_box.translateBy(x=dx, y=dy)
 
     def show_overlays(self, overlays: MapOverlays) -> None:
         self.match.setData(pos=overlays.match)
@@ -176,15 +197,18 @@ class MapPanel(QWidget):
         self.path.setData(path[:, 0], path[:, 1]) if len(path) else self.path.setData([], [])
 
     def fit(self) -> None:
-        """Show the bulk of the points: 1st to 99th percentile, so that a few presets far out
-        (zoom out to reach them) do not shrink everyone else to a dot."""
+        """Show the bulk of the model's own points (1st to 99th percentile: a few sketches far
+        out do not shrink everyone else to a dot), every preset of the user's, and the cursor."""
         snapshot = self.snapshot
         if snapshot is None or len(snapshot) < 20:
             self.view_box.autoRange(padding=0.08)
             return
-        low, high = np.percentile(snapshot.coords, [1, 99], axis=0)
-        low = np.minimum(low, self.cursor_position)
-        high = np.maximum(high, self.cursor_position)
+        user = np.array([source not in BULK_SOURCES for source in snapshot.sources])
+        bulk = snapshot.coords[~user] if (~user).sum() >= 20 else snapshot.coords
+        low, high = np.percentile(bulk, [1, 99], axis=0)
+        for extra in (snapshot.coords[user], np.array([self.cursor_position])):
+            if len(extra):
+                low, high = np.minimum(low, extra.min(axis=0)), np.maximum(high, extra.max(axis=0))
         self.view_box.setRange(xRange=(low[0], high[0]), yRange=(low[1], high[1]),
                                padding=0.08)
 
@@ -297,6 +321,12 @@ class MapPanel(QWidget):
         self._colour_by = int(pair) if pair is not None else 0
         self._draw_points()
         self.colour_chosen.emit(self._colour_by)
+
+
+def _user_names(snapshot: MapSnapshot) -> set[str]:
+    return {f"{source}/{name}" for source, name in zip(snapshot.sources, snapshot.names,
+                                                       strict=True)
+            if source not in BULK_SOURCES}
 
 
 def _legend(entries: tuple[tuple[str, int], ...]) -> str:

@@ -6,7 +6,7 @@ also kept in :attr:`MessageBar.messages` (and the session logs it).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 __all__ = ["MessageBar"]
@@ -30,7 +30,9 @@ class MessageBar(QWidget):
         layout.setContentsMargins(10, 4, 6, 4)
         layout.addWidget(self.text, 1)
         layout.addWidget(close)
-        self.setAutoFillBackground(True)
+        # A plain QWidget subclass paints no style-sheet background without this attribute:
+        # the level's colour would never show, and errors would look like information.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self._fade = QTimer(self)
         self._fade.setSingleShot(True)
         self._fade.timeout.connect(self.hide)
