@@ -73,6 +73,13 @@ def test_an_output_port_that_disappears_mid_drag(qtbot, tmp_path: Path,
     assert window.status.text("midi_out") == "MIDI out: no port chosen"
     panel = window.midi  # choose the port and the channel in the MIDI panel
     window.tabs.setCurrentWidget(panel)
+    # the CC map is there to set up the external synth: the model's parameters come first
+    wait_until(qtbot, lambda: panel.cc_table.rowCount() == len(session.midi.cc_map), 10)
+    active = session.model_info.active
+    shown = [panel.cc_table.item(row, 0).text() for row in range(len(active))]
+    assert set(shown) == set(active) & set(session.midi.cc_map.params)
+    binding = session.midi.cc_map.binding(shown[0])
+    assert panel.cc_table.item(0, 2).text() == binding.describe()
     refresh = next(b for b in panel.findChildren(QPushButton) if b.text() == "Refresh ports")
     qtbot.mouseClick(refresh, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: panel.out_port.findData("Synth") >= 0, 10)
@@ -162,16 +169,23 @@ def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model:
         drag(window.map.plot.viewport(), map_drag_points(window, dx=90, steps=10),
              pause=lambda: qtbot.wait(20))
         settle(qtbot, session)
+        # the end of the gesture sends every value once more (a lost CC is healed)
+        if session.midi._resync.isActive():
+            qtbot.waitSignal(session.midi._resync.timeout, timeout=5000).wait()
         assert session.midi.midi_out.flush(timeout=5)  # what is queued has gone out
         wait_quiet(received)
         assert len(received) > before_drag  # the drag went out as CCs
-        last = last_values(received, session.midi.midi_out.cc_map)
-        mapped = [name for name in session.model_info.active if name in last]
+        cc_map = session.midi.midi_out.cc_map
+        mapped = [name for name in session.model_info.active if name in cc_map]
         assert len(mapped) >= len(session.model_info.active) // 2
-        close = [n for n in mapped if abs(last[n] - session.state.values[n]) <= 1 / 127 + 1e-9]
-        # Under load the dummy JACK server has been seen to lose one CC of a burst now and
-        # then (reported to the MIDI service's owner); the sound as a whole must arrive.
-        assert len(close) >= 0.9 * len(mapped), sorted(set(mapped) - set(close))
+
+        def arrived() -> list[str]:
+            """The mapped parameters whose last CC value is the current sound's."""
+            last = last_values(received, cc_map)
+            return [n for n in mapped
+                    if abs(last.get(n, -1.0) - session.state.values[n]) <= 1 / 127 + 1e-9]
+        # The sound as a whole arrives at the external synth, whatever the JACK graph's load.
+        wait_until(qtbot, lambda: len(arrived()) == len(mapped), 10)
         window.close()
     finally:
         port.close()

@@ -144,6 +144,11 @@ class MainWindow(QMainWindow):
         s.audio.recording_changed.connect(self.matching.show_recording)
         s.midi.ports_listed.connect(self.midi.show_ports)
 
+    def _show_cc_map(self, *_: object) -> None:
+        midi, info = self.session.midi, self.session.model_info
+        if midi.cc_map is not None:
+            self.midi.show_cc_map(midi.cc_map, midi.cc_map_source, info.active if info else ())
+
     def _wire_panels(self) -> None:
         s = self.session
         self.map.cursor_dragged.connect(s.move_cursor)
@@ -156,6 +161,8 @@ class MainWindow(QMainWindow):
         self.controls.learn_requested.connect(s.learn_control)
         self.controls.forget_requested.connect(s.midi.forget)
         s.midi.bindings_changed.connect(self.controls.show_bindings)
+        s.midi.cc_map_loaded.connect(self._show_cc_map)
+        s.model_loaded.connect(self._show_cc_map)
         self.params.param_edited.connect(s.set_param)
         self.sound.play_requested.connect(s.play_preview)
         self.sound.play_target_requested.connect(s.play_target)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from flowsynth_gui.gui.imports import require
 from flowsynth_gui.gui.workers import ErrorSink, Lane
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["MidiControl", "NoteTarget"]
 
 log = logging.getLogger(__name__)
+
+RESYNC_MS = 300  # after a gesture ends, when every value goes out once more
 
 
 class NoteTarget(Protocol):
@@ -42,6 +44,8 @@ class MidiControl(QObject):
     note_played = Signal(int, int)  # note, velocity (0: off), from the MIDI input
     control_moved = Signal(str, float)  # a learned control's name, value in [0, 1]
     bindings_changed = Signal(object)  # {control name: "CC 21 · ch 1"}
+    cc_map_loaded = Signal()  # cc_map and cc_map_source are set
+    _resync_wanted = Signal()  # internal: (re)start the resync timer
     problem_reported = Signal(str, str)  # level, message
 
     def __init__(self, pool: QThreadPool, on_error: ErrorSink, notes: NoteTarget, *,
@@ -61,7 +65,14 @@ class MidiControl(QObject):
         self.midi_out: MidiOut | None = None
         self.midi_in: MidiIn | None = None
         self._lane = Lane(pool, "midi", on_error, prepare=lambda: require("midi"))
+        self._resync = QTimer(self)
+        self._resync.setSingleShot(True)
+        self._resync.setInterval(RESYNC_MS)
+        self._resync.timeout.connect(self._send_everything_again)
+        self._resync_wanted.connect(self._resync.start)
         self._last_out_state = ""
+        self.cc_map: Any = None  # the CC map MIDI out sends with, once started
+        self.cc_map_source = ""
         self.outputs: list[str] = []  # the ports last listed
         self.inputs: list[str] = []
         off = "off (--no-midi)"
@@ -86,6 +97,7 @@ class MidiControl(QObject):
         self.out_status_changed.emit(self.out_status)
         self.midi_out = MidiOut(system=self._system, port=self.out_port or None,
                                 channel=self.channel, on_state_changed=self._on_out_state)
+        self._report_cc_map()
         self.midi_in = self._make_input()
         self._report_bindings()
         if self.in_port:
@@ -117,11 +129,24 @@ class MidiControl(QObject):
         self.note_played.emit(note, 0)
 
     # -- output --------------------------------------------------------------------------------
-    def send_params(self, values: Mapping[str, float]) -> None:
-        """Queue the current values (never blocks; unmapped parameters are not sent)."""
+    def send_params(self, values: Mapping[str, float], settled: bool = False) -> None:
+        """Queue the current values (never blocks; unmapped parameters are not sent).
+
+        ``settled``: a gesture ended or the sound jumped. Shortly after, every value goes out
+        once more: MidiOut sends changes only, and a CC lost on the way (a busy JACK graph
+        drops events that overflow a period's buffer) would otherwise leave the external
+        synth off the sound for good.
+        """
         out = self.midi_out
         if out is not None:
             out.send_params(values)
+            if settled:  # any thread: the timer starts on the GUI thread
+                self._resync_wanted.emit()
+
+    def _send_everything_again(self) -> None:
+        out = self.midi_out
+        if out is not None:
+            out.resend_all()
 
     def _on_out_state(self, state: str) -> None:
         """MidiOut's listener (its watcher thread, or ours)."""
@@ -153,6 +178,15 @@ class MidiControl(QObject):
         if out is not None:
             out.channel = channel
             self._on_out_state(out.state)
+
+    def _report_cc_map(self) -> None:
+        from flowsynth_gui.midi.paths import user_cc_map_path
+
+        user = user_cc_map_path()
+        self.cc_map = self.midi_out.cc_map
+        self.cc_map_source = (str(user) if user.is_file() else
+                              f"the default map; to change it, edit a copy at {user}")
+        self.cc_map_loaded.emit()
 
     # -- MIDI learn ----------------------------------------------------------------------------
     def learn(self, control: str) -> bool:

@@ -340,7 +340,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             continuous=continuous, can_undo=history.can_undo or dirty,
             can_redo=history.can_redo and not dirty)
         self.state = state
-        self.midi.send_params(values)
+        self.midi.send_params(values, settled=not continuous)
         self.audio.set_params(values)
         self.params_changed.emit(state)
 

@@ -1,17 +1,27 @@
-"""MIDI ports: where parameters go (output port and channel) and where notes come from."""
+"""MIDI ports: where parameters go (output port and channel), where notes come from, and the
+CC map that says which controller number carries which parameter (to set up the external synth)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QFormLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from flowsynth_gui.synth.params import spec_by_name
 
 __all__ = ["MidiPanel"]
 
@@ -46,11 +56,19 @@ class MidiPanel(QWidget):
         form.addRow("", self.out_status)
         form.addRow("Keyboard in", self.in_port)
         form.addRow("", self.in_status)
+        self.cc_source = QLabel("CC map: shown once MIDI has started")
+        self.cc_source.setWordWrap(True)
+        self.cc_table = QTableWidget(0, 3)
+        self.cc_table.setHorizontalHeaderLabels(["Parameter", "Diva", "CC"])
+        self.cc_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.cc_table.verticalHeader().setVisible(False)
+        self.cc_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(refresh)
         layout.addWidget(self.problem)
-        layout.addStretch(1)
+        layout.addWidget(self.cc_source)
+        layout.addWidget(self.cc_table, 1)
         self.out_port.activated.connect(lambda _: self.out_port_chosen.emit(
             self.out_port.currentData() or ""))
         self.in_port.activated.connect(lambda _: self.in_port_chosen.emit(
@@ -84,3 +102,16 @@ class MidiPanel(QWidget):
 
     def show_in_status(self, text: str) -> None:
         self.in_status.setText(text.removeprefix("MIDI in: "))
+
+    def show_cc_map(self, cc_map: Any, source: str, active: Collection[str] = ()) -> None:
+        """List the map's bindings, the model's parameters first (the ones a drag moves)."""
+        bindings = sorted(cc_map, key=lambda b: (b.param not in active, b.cc))
+        self.cc_source.setText(f"CC map ({len(bindings)} parameters, channel as chosen "
+                               f"above): {source}")
+        self.cc_table.setRowCount(len(bindings))
+        for row, binding in enumerate(bindings):
+            spec = spec_by_name(binding.param)
+            marker = "" if binding.param in active else "  (not in the model)"
+            cells = (f"{binding.param}{marker}", f"{spec.section} {spec.key}", binding.describe())
+            for column, text in enumerate(cells):
+                self.cc_table.setItem(row, column, QTableWidgetItem(text))
