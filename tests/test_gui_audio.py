@@ -144,3 +144,15 @@ def test_arming_the_input_moves_the_level_meter(qtbot, tmp_path: Path,
     wait_until(qtbot, lambda: panel.meter.value() == -60, 10)
     assert not win.session.audio.recorder.armed
     win.close()
+
+
+def test_recording_without_audio_says_so_and_leaves_the_buttons_up(
+        qtbot, window: MainWindow) -> None:  # noqa: F811
+    panel = window.matching
+    window.tabs.setCurrentWidget(panel)
+    for button in (panel.arm, panel.record):
+        with qtbot.waitSignal(window.session.message_posted, timeout=5000) as posted:
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        assert posted.args[0] == "warning" and "needs audio" in posted.args[1]
+        wait_until(qtbot, lambda b=button: not b.isChecked(), 5)
+    assert panel.record.text() == "● Record"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -71,6 +72,10 @@ def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Pa
     assert report.candidates[0].distance <= report.distance  # never worse than the start
     assert window.matching.candidates.count() == len(report.candidates)
     assert len(window.map.candidates.data) == len(report.candidates)
+    # the model's answer stays listed (to go back to it); the progress showed the final best
+    assert [c.label for c in report.candidates].count("model's answer") == 1
+    assert progress[-1][2] == pytest.approx(report.candidates[0].distance)
+    assert f"best {report.candidates[0].distance:.3f}" in panel.progress.format()
     item = panel.candidates.item(0)
     with qtbot.waitSignal(session.params_changed, timeout=5000):
         qtbot.mouseClick(panel.candidates.viewport(), Qt.MouseButton.LeftButton,

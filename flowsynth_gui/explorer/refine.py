@@ -114,12 +114,12 @@ def refine_match(codec: LatentCodec, target_mel: np.ndarray, start_z: np.ndarray
         renders += len(x)
         per_render = (time.perf_counter() - started) / renders
         pool.extend(Candidate(x[i], params[i], float(distances[i])) for i in range(len(x)))
+        if progress is not None:  # before a last, short generation too: the shown best is final
+            progress(RefineProgress(renders, budget, min(c.distance for c in pool),
+                                    start.distance))
         if len(x) < es.population:
             break  # the budget cut this generation short: nothing more to learn from it
         es.tell(x, distances)
-        if progress is not None:
-            progress(RefineProgress(renders, budget, min(c.distance for c in pool),
-                                    start.distance))
     # Stable sort: on a tie the start (first in the pool) wins, so equal is never "worse".
     ranked = sorted(pool, key=lambda c: c.distance)
     return RefineResult(start, tuple(ranked[:keep]), renders, es.generation, cancelled,

@@ -160,16 +160,23 @@ class AudioControl(QObject):
     # -- recording ---------------------------------------------------------------------------
     def arm(self) -> None:
         """Open the input so the level meter moves (worker); nothing is kept yet."""
-        if not self.enabled:
-            self.problem_reported.emit("warning", "Recording needs audio: FlowSynth was "
-                                                  "started with --no-audio")
+        if self._refuse_without_audio():
             return
         self._lane.submit("opening the audio input", lambda: self._with_recorder("arm"))
 
     def record(self) -> None:
         """Start a take (arming first)."""
+        if self._refuse_without_audio():
+            return
+        self._lane.submit("recording", lambda: self._with_recorder("record"))
+
+    def _refuse_without_audio(self) -> bool:
         if self.enabled:
-            self._lane.submit("recording", lambda: self._with_recorder("record"))
+            return False
+        self.problem_reported.emit("warning", "Recording needs audio: FlowSynth was started "
+                                              "with --no-audio")
+        self.recording_changed.emit("idle")  # the buttons must not look armed
+        return True
 
     def stop(self) -> None:
         """End the take: ``recorded`` with the audio, or a 'no signal' message."""
@@ -190,12 +197,14 @@ class AudioControl(QObject):
             self.problem_reported.emit("warning", f"No audio input: "
                                                   f"{recorder.unavailable_reason}")
             self.recorder = None
+            self.recording_changed.emit("idle")
             return
         try:
             recorder.arm() if action == "arm" else recorder.record()
         except AudioUnavailable as err:
             self.problem_reported.emit("warning", f"Cannot open the audio input: {err}")
             self.recorder = None
+            self.recording_changed.emit("idle")
             return
         self.recording_changed.emit("armed" if action == "arm" else "recording")
         self._call_meter(True)

@@ -106,12 +106,15 @@ class MatchingMixin:
     def _refined(self, ex: Explorer, result: Any) -> None:
         if ex is not self._explorer:
             return
+        # The model's answer stays listed (last if not among the best) to compare and go back.
         self._candidates = list(result.candidates)
-        self._set_overlay(ex, "candidates", np.stack([c.z for c in result.candidates]))
+        if not any(c is result.start for c in self._candidates):
+            self._candidates.append(result.start)
+        self._set_overlay(ex, "candidates", np.stack([c.z for c in self._candidates]))
         first = self._last_match
         candidates = tuple(CandidateInfo("model's answer" if c is result.start
                                          else f"candidate {i + 1}", c.distance)
-                           for i, c in enumerate(result.candidates))
+                           for i, c in enumerate(self._candidates))
         summary = (f"{result.renders} renders in {result.seconds:.1f} s, best "
                    f"{100 * result.reduction:.0f} % closer than the model's answer")
         self.match_ready.emit(MatchReport(

@@ -108,8 +108,10 @@ class MatchingPanel(QWidget):
     def show_match(self, report: MatchReport) -> None:
         self.report = report
         pitch = f"{report.detected_hz:.1f} Hz" if report.detected_hz else "no clear pitch"
+        # The first line says the pitch; the matcher's own pitch note would repeat it.
+        notes = [n for n in report.notes if not n.startswith(("pitch ", "no clear pitch"))]
         lines = [f"<b>{report.source}</b>: MIDI note {report.note} ({pitch}), spectral "
-                 f"distance {report.distance:.3f}", *report.notes]
+                 f"distance {report.distance:.3f}", *notes]
         if report.cancelled:
             lines.append("Refinement cancelled.")
         self.result.setText("<br>".join(lines))
