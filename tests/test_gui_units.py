@@ -129,3 +129,24 @@ def test_the_message_bar_paints_the_colour_of_its_level(qtbot) -> None:  # noqa:
         bar.show_message(level, f"an {level}")
         corner = bar.grab().toImage().pixelColor(2, 2)
         assert corner == QColor(_COLOURS[level][0]), (level, corner.name())
+
+
+def test_long_names_and_statuses_do_not_widen_the_window(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from flowsynth_gui.gui.panels.status_bar import StatusBar
+    from flowsynth_gui.gui.widgets import ElidedLabel
+
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    layout = QVBoxLayout(holder)
+    title, status = ElidedLabel("Parameters"), StatusBar()
+    layout.addWidget(title)
+    layout.addWidget(status)
+    before = holder.minimumSizeHint().width()
+    long = "A → B " * 60
+    title.setText(long)
+    for key in StatusBar.KEYS:
+        status.show_status(key, long)
+    assert holder.minimumSizeHint().width() <= before + 10
+    assert title.text() == long and title.toolTip() == long  # the whole text is kept

@@ -21,6 +21,7 @@ from test_gui_support import (
 )
 
 from flowsynth_gui.gui.main_window import MainWindow
+from flowsynth_gui.gui.panels.map_panel import HOVER_HINT
 
 
 def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindow) -> None:  # noqa: F811
@@ -108,6 +109,13 @@ def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow
     assert loaded.args == [snapshot.names[index]]
     settle(qtbot, session)
     assert session.state.name == snapshot.names[index]
+    # off every point, the label goes back to its hint
+    plot = window.map.plot
+    empty = next(p for p in (QPointF(x, y) for x in range(5, 400, 15) for y in range(5, 300, 15))
+                 if window.map.nearest_point(plot.mapToScene(p.toPoint())) < 0)
+    send_mouse(viewport, QEvent.Type.MouseMove, empty, Qt.MouseButton.NoButton,
+               Qt.MouseButton.NoButton)
+    wait_until(qtbot, lambda: window.map.hover_label.text() == HOVER_HINT, 5)
 
 
 def isolated_point(win: MainWindow) -> int:

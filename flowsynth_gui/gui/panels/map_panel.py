@@ -19,12 +19,14 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from flowsynth_gui.gui.state import MapOverlays, MapSnapshot, ModelInfo, SoundState
 from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND, TAG_COLOURS
+from flowsynth_gui.gui.widgets import ElidedLabel
 
 __all__ = ["MapPanel"]
 
 PICK_PIXELS = 10.0  # how close (screen pixels) a click or hover must be to a point
 CURSOR_PIXELS = 16.0
 _SOURCE_SYMBOLS = {"sketch": "o", "library": "star"}  # imported .h2p: diamonds
+HOVER_HINT = "Hover a point to see it; click to load; drag the ring (or Shift+drag) to explore"
 BULK_SOURCES = ("sketch", "dataset")  # the model's own sounds; the rest are the user's
 _SOURCE_SIZES = {"sketch": 7, "library": 15}
 
@@ -121,8 +123,7 @@ class MapPanel(QWidget):
         for item in (self.points, self.path, self.neighbours, self.candidates, self.match,
                      self.cursor):
             self.plot.addItem(item)
-        self.hover_label = QLabel("Hover a point to see it; click to load; drag the ring "
-                                  "(or Shift+drag) to explore")
+        self.hover_label = ElidedLabel(HOVER_HINT)  # its text never resizes the plot
         self.hover_label.setStyleSheet("color: #9aa4b2;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -302,7 +303,8 @@ class MapPanel(QWidget):
             text = self.snapshot.describe(index)
             self.hover_label.setText(text)
             self.plot.setToolTip(text)
-        else:
+        else:  # off the points: back to the hint, not the last point's name
+            self.hover_label.setText(HOVER_HINT)
             self.plot.setToolTip("")
         self.point_hovered.emit(index)
 

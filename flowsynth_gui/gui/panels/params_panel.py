@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from flowsynth_gui.gui.state import ModelInfo, ParamInfo, SoundState
+from flowsynth_gui.gui.widgets import ElidedLabel
 
 __all__ = ["ParamBars", "ParamsPanel"]
 
@@ -159,7 +160,7 @@ class ParamsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel("Parameters")
+        self.title = ElidedLabel("Parameters")
         self.title.setStyleSheet("font-weight: bold;")
         self.bars = ParamBars()
         self.bars.edited.connect(self.param_edited)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from flowsynth_gui.gui.widgets import ElidedLabel
+
 __all__ = ["StatusBar"]
 
 
@@ -12,7 +14,7 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.labels = {key: QLabel() for key in self.KEYS}
+        self.labels = {key: ElidedLabel() for key in self.KEYS}
         self.busy = QLabel()
         self.busy.setStyleSheet("color: #4fc3f7;")
         self._running: list[str] = []
@@ -27,7 +29,6 @@ class StatusBar(QStatusBar):
         problem = any(word in text for word in ("none", "disconnected", "unavailable",
                                                 "no MIDI", "off", "missing"))
         label.setStyleSheet("color: #ffb74d;" if problem else "")
-        label.setToolTip(text)
 
     def text(self, key: str) -> str:
         return self.labels[key].text()
