@@ -64,7 +64,8 @@ def test_param_info_formats_native_units() -> None:
     spec = spec_by_name("VCF1: Frequency")
     info = ParamInfo(spec.name, spec.section, spec.min, spec.max, spec.unit,
                      spec.default_normalised)
-    assert info.format(0.5) == "90.0 note"
+    assert info.format(0.5) == "note 90.0 · 1.48 kHz"  # Diva's note scale, and in Hz
+    assert info.format(0.25) == "note 60.0 · 262 Hz"
     assert ParamInfo("x", "s", 0, 250, "ms", 0).format(1.0) == "250 ms"
 
 

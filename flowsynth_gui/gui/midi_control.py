@@ -77,7 +77,7 @@ class MidiControl(QObject):
         self.inputs: list[str] = []
         off = "off (--no-midi)"
         self.out_status = "MIDI out: starting…" if enabled else f"MIDI out: {off}"
-        self.in_status = "MIDI in: none" if enabled else f"MIDI in: {off}"
+        self.in_status = "MIDI in: no port chosen" if enabled else f"MIDI in: {off}"
 
     def start(self) -> None:
         self.out_status_changed.emit(self.out_status)
@@ -228,7 +228,7 @@ class MidiControl(QObject):
             return
         if not port:
             midi_in.close_port()
-            self._set_in_status("MIDI in: none")
+            self._set_in_status("MIDI in: no port chosen")
             return
         try:
             midi_in.open(port)

@@ -6,6 +6,7 @@ Presets import lazily, on workers (see ``gui/imports.py``).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
 
 __all__ = ["PresetsMixin"]
+
+log = logging.getLogger(__name__)
 
 
 class PresetsMixin:
@@ -128,8 +131,14 @@ class PresetsMixin:
         if report.skipped:
             skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:4])
             more = f" and {len(report.skipped) - 4} more" if len(report.skipped) > 4 else ""
-            self.post("warning", f"Imported {len(presets)} presets from {folder}; skipped "
-                                 f"{len(report.skipped)} ({skipped}{more})")
+            text = (f"Imported {len(presets)} presets from {folder}; skipped "
+                    f"{len(report.skipped)} ({skipped}{more})")
+            # Said loudly once, when the user imports; re-placing the folder at start-up
+            # only logs it (the same files would otherwise warn on every launch).
+            if remember:
+                self.post("warning", text)
+            else:
+                log.warning("%s", text)
         elif remember:
             self.post("info", f"Imported {len(presets)} presets from {folder}")
         if remember and presets:

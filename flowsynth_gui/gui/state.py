@@ -47,9 +47,14 @@ class ParamInfo:
         return self.minimum + float(x) * (self.maximum - self.minimum)
 
     def format(self, x: float) -> str:
-        """``x`` (normalised) in native units, e.g. ``'90.0 note'`` or ``'-12.0 semitones'``."""
+        """``x`` (normalised) in native units: ``'-12.0 semitones'``, ``'250 ms'``; cutoffs,
+        which Diva gives as MIDI note numbers, also in Hz: ``'note 90.0 · 1.40 kHz'``."""
         value = self.native(x)
-        if self.unit in ("note", "semitones"):
+        if self.unit == "note":
+            hz = 440.0 * 2.0 ** ((value - 69.0) / 12.0)
+            frequency = f"{hz / 1000:.2f} kHz" if hz >= 1000 else f"{hz:.0f} Hz"
+            return f"note {value:.1f} · {frequency}"
+        if self.unit == "semitones":
             decimals = 1  # pitches: tenths of a semitone
         else:
             decimals = 0 if abs(self.maximum - self.minimum) >= 100 else 2
