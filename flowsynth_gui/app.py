@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", metavar="FILE",
                         help="keep settings in this INI file instead of the user's")
     parser.add_argument("--library", metavar="DIR", help="preset library folder for this run")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="cache folder for this run (macro rankings); default: the user's")
     parser.add_argument("--sketches", metavar="N", type=int,
                         help="sounds sampled from the model to fill the map (default: Settings)")
     parser.add_argument("--quit-after-ms", metavar="MS", type=int,
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(app, settings.get("ui/theme"))
     session = Session(settings, SessionOptions(
         model_path=args.model, audio=not args.no_audio, midi=not args.no_midi,
-        library_folder=args.library, sketches=args.sketches))
+        library_folder=args.library, cache_folder=args.cache, sketches=args.sketches))
     window = MainWindow(session)
     _report_uncaught(session)
     window.show()

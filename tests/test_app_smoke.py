@@ -29,7 +29,7 @@ def test_main_help_lists_the_options() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     for option in ("--model PATH", "--no-audio", "--no-midi", "--settings FILE",
-                   "--quit-after-ms MS"):
+                   "--cache DIR", "--quit-after-ms MS"):
         assert option in done.stdout
 
 
@@ -37,6 +37,7 @@ def test_main_help_lists_the_options() -> None:
 def test_the_app_starts_on_the_shipped_model_and_closes_cleanly(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "--settings", str(tmp_path / "settings.ini"),
+         "--cache", str(tmp_path / "cache"), "--library", str(tmp_path / "library"),
          "--sketches", "24", "--quit-when-ready", "--quit-after-ms", "90000",
          "--report-startup"],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=150)

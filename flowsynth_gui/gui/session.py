@@ -208,7 +208,18 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def post(self, level: str, text: str) -> None:
         """Show a message in the window and log it (any thread)."""
         getattr(log, {"error": "error", "warning": "warning"}.get(level, "info"))("%s", text)
-        self.message_posted.emit(level, text)
+        self._emit_while_open(self.message_posted, level, text)
+
+    def _emit_while_open(self, signal: Any, *args: Any) -> None:
+        """Emit from a worker, unless the window is closing: a job that outlives the
+        shutdown's wait must not touch Qt objects that are being deleted."""
+        if self._closing:
+            return
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # deleted between the check and the emit
+            if not self._closing:
+                raise
 
     def _report_failure(self, task: str, err: BaseException) -> None:
         self.post("error", f"{task[:1].upper()}{task[1:]} failed: {err}")
@@ -217,7 +228,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self._gui_call.emit(fn)
 
     def _busy(self, task: str, running: bool) -> None:
-        self.busy_changed.emit(task, running)
+        self._emit_while_open(self.busy_changed, task, running)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel long jobs, wait for the workers, close devices and ports."""
@@ -516,6 +527,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     # --- macro knobs ------------------------------------------------------------------------
 
     def _rank_macros(self, ex: Explorer) -> None:
+        if self._closing:  # asked for by a model load that finished during the shutdown
+            return
         stop = self._stops.setdefault("macros", threading.Event())
 
         def rank() -> None:
@@ -524,7 +537,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._busy("ranking the macro knobs", True)
             try:
                 macros = ex.macros(int(self.settings.get("macros/count")),
-                                   progress=self.macros_progressed.emit, should_stop=stop)
+                                   progress=lambda done, total: self._emit_while_open(
+                                       self.macros_progressed, done, total), should_stop=stop)
             except RankingCancelled:
                 return
             finally:
