@@ -139,6 +139,12 @@ def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None: 
     settle(qtbot, session)
     panel = window.interpolation
     window.tabs.setCurrentWidget(panel)
+    # A: the preset loaded from the map, taken with "this one"; B: from the list
+    names = session.map_snapshot.names
+    session.go_to_point(names.index("diva_saved_bass"), "diva_saved_bass")
+    settle(qtbot, session)
+    qtbot.mouseClick(panel.take_a, Qt.MouseButton.LeftButton)
+    assert panel.a.currentText() == "diva_saved_bass"
     panel.choose("diva_saved_bass", "Sketch 002")
     panel.steps.setValue(5)
     with qtbot.waitSignal(session.interpolation_ready, timeout=5000):

@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
         s.macros_progressed.connect(self.controls.show_ranking_progress)
         s.neighbours_found.connect(self.neighbours.show_neighbours)
         s.interpolation_ready.connect(self.interpolation.show_interpolation)
+        s.params_changed.connect(
+            lambda state: setattr(self.interpolation, "current_name", state.name))
         s.library_changed.connect(self.library.show_library)
         s.status_changed.connect(self.status.show_status)
         s.status_changed.connect(lambda key, text: self.midi.show_out_status(text)

@@ -1,9 +1,10 @@
 """Interpolation: walk from preset A to preset B in a number of steps.
 
-Choose A and B (presets on the map, or the current sound), the number of steps, then Walk; the
-slider moves along the path. The latent path goes through the model's space (each step is a
-sound the model knows); tick "straight in parameters" to compare with a plain crossfade of the
-parameter values. The first and last steps are the two presets exactly.
+Choose A and B (presets on the map, or the current sound; "this one" takes the preset just
+clicked on the map), the number of steps, then Walk; the slider moves along the path. The
+latent path goes through the model's space (each step is a sound the model knows); tick
+"straight in parameters" to compare with a plain crossfade of the parameter values. The first
+and last steps are the two presets exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -39,6 +41,11 @@ class InterpolationPanel(QWidget):
             combo.addItem("Current sound", CURRENT_SOUND)
             combo.setMaxVisibleItems(20)
             combo.setMinimumContentsLength(14)
+        self.current_name = ""  # the sound loaded now (set by the window)
+        self.take_a, self.take_b = (QPushButton("this one") for _ in range(2))
+        for button, combo in ((self.take_a, self.a), (self.take_b, self.b)):
+            button.setToolTip("Use the preset loaded now (click a dot on the map first)")
+            button.clicked.connect(lambda _=False, c=combo: self._take_current(c))
         self.steps = QSpinBox()
         self.steps.setRange(2, 64)
         self.steps.setValue(9)
@@ -56,8 +63,8 @@ class InterpolationPanel(QWidget):
         self.where = QLabel("Choose A and B, then Walk.")
         self.where.setWordWrap(True)
         form = QFormLayout()
-        form.addRow("A", self.a)
-        form.addRow("B", self.b)
+        form.addRow("A", _row(self.a, self.take_a))
+        form.addRow("B", _row(self.b, self.take_b))
         form.addRow("Steps", self.steps)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -90,6 +97,10 @@ class InterpolationPanel(QWidget):
                 raise KeyError(f"{name!r} is not on the map")
             combo.setCurrentIndex(index)
 
+    def _take_current(self, combo: QComboBox) -> None:
+        index = combo.findText(self.current_name)
+        combo.setCurrentIndex(index if index >= 0 else combo.findData(CURRENT_SOUND))
+
     def _request(self) -> None:
         self.interpolation_requested.emit(self.a.currentData(), self.b.currentData(),
                                           self.steps.value(), self.a.currentText(),
@@ -112,3 +123,12 @@ class InterpolationPanel(QWidget):
         self.where.setText(f"{a} → {b}: step {step + 1} of {steps}"
                            + (" (straight)" if self.straight.isChecked() else ""))
         self.step_moved.emit(step, self.straight.isChecked(), final)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QComboBox) else 0)
+    return row
