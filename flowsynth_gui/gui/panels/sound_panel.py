@@ -11,12 +11,24 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
 
+from flowsynth_gui.features.mel import DEFAULT_SETTINGS, MelSettings, hz_to_mel
 from flowsynth_gui.gui.state import Rendered
 from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND
 
 __all__ = ["SoundPanel"]
 
 _WAVE_COLUMNS = 600  # min/max envelope columns: one per pixel of a wide panel
+
+
+def _frequency_ticks(settings: MelSettings = DEFAULT_SETTINGS) -> list[tuple[float, str]]:
+    """Where 100 Hz, 1 kHz... sit on the image's 0..1 mel height, for the frequency axis."""
+    low, high = hz_to_mel(settings.fmin), hz_to_mel(settings.fmax)
+    return [(float((hz_to_mel(hz) - low) / (high - low)), label)
+            for hz, label in ((100, "100"), (300, "300"), (1000, "1k"), (3000, "3k"),
+                              (10000, "10k"))]
+
+
+FREQUENCY_TICKS = _frequency_ticks()
 
 
 class _SoundView:
@@ -37,8 +49,11 @@ class _SoundView:
         self.spectrogram = pg.PlotWidget(background=PLOT_BACKGROUND)
         self.spectrogram.setMouseEnabled(x=False, y=False)
         self.spectrogram.setMenuEnabled(False)
-        self.spectrogram.hideAxis("left")
         self.spectrogram.getAxis("bottom").setTextPen(PLOT_FOREGROUND)
+        frequency = self.spectrogram.getAxis("left")
+        frequency.setTextPen(PLOT_FOREGROUND)
+        frequency.setTicks([FREQUENCY_TICKS])
+        frequency.setWidth(34)
         self.image = pg.ImageItem()
         self.image.setColorMap(pg.colormap.get("inferno"))
         self.spectrogram.addItem(self.image)
