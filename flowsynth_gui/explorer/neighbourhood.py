@@ -4,11 +4,17 @@
   deterministic for a seed: directions are Gaussian draws normalised to unit length (uniform on
   the sphere), so every neighbour is exactly ``r`` away, in prior units (the latent prior is
   N(0, I): r = 0.5 is a near variation, r = 2 a different sound).
-- :func:`interpolate` — two presets, ``steps`` points between them along the straight latent
-  path ``(1 - t) z_a + t z_b`` mapped to parameters, with the straight parameter path
-  ``(1 - t) v_a + t v_b`` beside it for comparison. The latent path's ends are the two presets'
-  own parameter vectors, not their round trip through the flow (which clamps values at 0 and 1
-  to ``[eps, 1 - eps]`` and rounds in float32).
+- :func:`interpolate` — two presets, ``steps`` points between them along the latent path
+  ``z_t = (1 - t) z_a + t z_b`` mapped to parameters, with the straight parameter path
+  ``(1 - t) v_a + t v_b`` beside it for comparison. The ends are the two presets exactly.
+
+  Where the path's ends come from matters. ``f^-1`` of a preset the model never produced can
+  land far outside the prior (|z| of 10 to 80 seen with CPU-trained models), and a straight
+  line between two such points crosses regions the model never learnt. Given the presets'
+  sounds, the ends are their *encoded* latents instead (``ends=``), where the model hears
+  them; the path's parameters are then ``f(z_t)`` plus the two ends' residuals
+  ``v - f(z)`` faded linearly, ``(1 - t) r_a + t r_b``, so that the walk starts and ends on
+  the presets exactly and moves continuously in between.
 
 >>> sample_neighbours(np.zeros(3), 4, 0.5, seed=1).shape
 (4, 3)
@@ -57,10 +63,12 @@ class Interpolation:
     straight_params: np.ndarray  # (K, P): the straight parameter path
 
 
-def interpolate(codec: LatentCodec, a: np.ndarray, b: np.ndarray, steps: int) -> Interpolation:
+def interpolate(codec: LatentCodec, a: np.ndarray, b: np.ndarray, steps: int,
+                ends: np.ndarray | None = None) -> Interpolation:
     """Interpolate between parameter vectors ``a`` and ``b`` (model order) in ``steps`` steps.
 
-    Needs an invertible model (:class:`~flowsynth_gui.models.NotInvertible` otherwise).
+    ``ends``: the two presets' encoded latents ``(2, L)`` (see the module doc); None places
+    them with ``f^-1``, which needs an invertible model (:class:`NotInvertible` otherwise).
     """
     if steps < 2:
         raise ValueError(f"interpolation needs at least 2 steps (the two ends), got {steps}")
@@ -69,10 +77,16 @@ def interpolate(codec: LatentCodec, a: np.ndarray, b: np.ndarray, steps: int) ->
         if v.shape != (codec.n_params,):
             raise ValueError(f"preset {name} must have {codec.n_params} values in the model's "
                              f"parameter order, got shape {v.shape}")
+    ends = codec.to_latent(np.stack([v_a, v_b])) if ends is None else np.asarray(
+        ends, dtype=np.float64)
+    if ends.shape != (2, codec.latent_dim):
+        raise ValueError(f"ends must be two latents of {codec.latent_dim} values")
     t = np.linspace(0.0, 1.0, steps)
-    ends = codec.to_latent(np.stack([v_a, v_b]))
     latent = (1.0 - t)[:, None] * ends[0] + t[:, None] * ends[1]
-    latent_params = codec.to_params(latent)
+    residuals = np.stack([v_a, v_b]) - codec.to_params(ends)  # zero for f^-1 ends
+    latent_params = codec.to_params(latent) + (1.0 - t)[:, None] * residuals[0] \
+        + t[:, None] * residuals[1]
+    np.clip(latent_params, 0.0, 1.0, out=latent_params)
     latent_params[0], latent_params[-1] = v_a, v_b
     straight = (1.0 - t)[:, None] * v_a + t[:, None] * v_b
     straight[0], straight[-1] = v_a, v_b  # exact ends, whatever the rounding of t * b

@@ -41,7 +41,7 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import PresetMap
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.rendering import StopFlag
+from flowsynth_gui.explorer.rendering import StopFlag, render_presets
 from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
 from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher, MatchResult
 from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
@@ -342,8 +342,12 @@ class Explorer:
 
     def interpolate(self, a: PresetLike, b: PresetLike, steps: int) -> Interpolation:
         """``steps`` presets from ``a`` to ``b`` along the latent path (ends exact) and the
-        straight parameter path; needs an invertible model."""
-        return interpolate(self.codec, self._split(a)[0], self._split(b)[0], steps)
+        straight parameter path. The path runs between where the model hears the two presets
+        (their renders, encoded), not between their ``f^-1`` (see ``neighbourhood.py``)."""
+        v_a, v_b = self._split(a)[0], self._split(b)[0]
+        audio = render_presets(np.stack([v_a, v_b]), self.names, REFERENCE_NOTE, self.workers)
+        ends = self.codec.encode_audio(audio)
+        return interpolate(self.codec, v_a, v_b, steps, ends=ends)
 
     # --- matching --------------------------------------------------------------------------
 
