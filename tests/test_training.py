@@ -50,6 +50,9 @@ def test_training_lowers_the_loss_and_saves_a_loadable_checkpoint(tiny_data: Pat
     loaded = load_checkpoint(result.checkpoint)
     sidecar = json.loads(result.checkpoint.with_suffix(".json").read_text())
     assert sidecar["training"]["best_epoch"] == result.best_epoch
+    # the sidecar also holds the whole run, not only the epochs up to the best one
+    assert sidecar["training"]["epochs_run"] == 4 == len(sidecar["training"]["run_history"])
+    assert sidecar["training"]["seconds_total"] >= sidecar["training"]["seconds"]
     assert loaded.metadata.param_names == tuple(sidecar["param_names"])
     assert loaded.model.config.kind == "flow_dis"
 

@@ -59,16 +59,19 @@ class EvaluationRow:
 
 
 def training_summary(training: dict) -> str:
-    """"8 ep. × 16,000 sounds, 17.5 min" from a checkpoint sidecar's training figures."""
+    """"8 ep. (best 7) × 16,000 sounds, 17.5 min" from a checkpoint sidecar's training figures
+    (epochs run, the best epoch counted from 1, training sounds, total minutes)."""
     history = training.get("history") or []
     if not history:
         return "–"
+    epochs = int(training.get("epochs_run", len(history)))
+    best = int(training.get("best_epoch", history[-1].get("epoch", epochs - 1))) + 1
     config = training.get("train_config") or {}
     sounds = (training.get("dataset") or {}).get("sounds")
     train_sounds = config.get("max_train_sounds") or (int(0.8 * sounds) if sounds else None)
-    minutes = float(training.get("seconds", 0.0)) / 60.0
+    minutes = float(training.get("seconds_total", training.get("seconds", 0.0))) / 60.0
     per = f" × {train_sounds:,} sounds" if train_sounds else ""
-    return f"{len(history)} ep.{per}, {minutes:.1f} min"
+    return f"{epochs} ep. (best {best}){per}, {minutes:.1f} min"
 
 
 def _linear_mel(log_mel: np.ndarray) -> np.ndarray:

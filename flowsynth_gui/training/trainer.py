@@ -10,6 +10,7 @@ split.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -25,7 +26,7 @@ from torch import nn
 
 from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
 from flowsynth_gui.features.mel import FeatureNormaliser
-from flowsynth_gui.fileio import atomic_path
+from flowsynth_gui.fileio import atomic_path, atomic_write_text
 from flowsynth_gui.models import (
     DIAGNOSTIC_TERMS,
     CheckpointMetadata,
@@ -245,6 +246,8 @@ def train(request: TrainRequest,
             on_epoch(epoch, record)
     if progress is not None:
         progress.close()
+    if rank == 0 and checkpoint.exists():
+        record_run(checkpoint, history, seconds)
     best_record = next((r for r in history if r["epoch"] == best_epoch), {})
     best_valid = {k[6:]: v for k, v in best_record.items() if k.startswith("valid_")}
     return TrainResult(checkpoint, epoch + 1, best_epoch, best_valid, seconds, history,
@@ -301,3 +304,14 @@ def _save_best(checkpoint: Path, model: FlowSynthModel, metadata: dict[str, Any]
         "history": history,
     }
     save_checkpoint(checkpoint, model, CheckpointMetadata(training=figures, **metadata))
+
+
+def record_run(checkpoint: Path, history: list[dict[str, float]], seconds: float) -> None:
+    """Add the whole run to the best model's sidecar: it was written at the best epoch, so its
+    figures stop there; readers of the results also want every epoch and the total time."""
+    sidecar = Path(checkpoint).with_suffix(".json")
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    training = data.setdefault("training", {})
+    training.update(epochs_run=len(history), seconds_total=round(seconds, 1),
+                    run_history=history)
+    atomic_write_text(sidecar, json.dumps(data, indent=1) + "\n")
