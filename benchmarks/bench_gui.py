@@ -155,8 +155,8 @@ def drag_latency(app: QApplication, window: MainWindow, port: RecordingPort,
         if t is not None and state.continuous:
             shown.append(time.perf_counter() - t)
 
-    def send(values: object) -> None:
-        original_send(values)
+    def send(values: object, settled: bool = False) -> None:
+        original_send(values, settled)
         state = session.state
         t = sent.get(_key(state.position)) if state is not None and recording[0] else None
         if t is not None and state.continuous:

@@ -50,7 +50,7 @@ class MidiControl(QObject):
 
     def __init__(self, pool: QThreadPool, on_error: ErrorSink, notes: NoteTarget, *,
                  enabled: bool = True, api: str = "", out_port: str = "", channel: int = 1,
-                 in_port: str = "", system: Any = None, bindings_path: str | None = None,
+                 in_port: str = "", system: Any = None, bindings_folder: str | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.enabled = enabled
@@ -60,7 +60,8 @@ class MidiControl(QObject):
         self.in_port = in_port
         self._notes = notes
         self._system = system  # injected (tests) or made on start
-        self.bindings_path = bindings_path  # None: learned bindings last for this run only
+        # Where MIDI-learn bindings are kept (midi_learn.json); None: this run only.
+        self.bindings_folder = bindings_folder
         self._own_system = system is None
         self.midi_out: MidiOut | None = None
         self.midi_in: MidiIn | None = None
@@ -107,13 +108,14 @@ class MidiControl(QObject):
     def _make_input(self) -> MidiIn:
         from flowsynth_gui.midi import MidiIn
         from flowsynth_gui.midi.learn import LearnFileError
+        from flowsynth_gui.midi.paths import learn_file_path
 
         options = dict(note_sink=self, control_sink=self.control_moved.emit,
                        system=self._system, on_learned=lambda _: self._report_bindings())
-        if self.bindings_path is None:
+        if self.bindings_folder is None:
             return MidiIn(persist=False, **options)
         try:
-            return MidiIn(bindings_path=self.bindings_path, **options)
+            return MidiIn(bindings_path=learn_file_path(self.bindings_folder), **options)
         except LearnFileError as err:  # keep MIDI working; the file is left for the user
             self.problem_reported.emit("warning", f"MIDI learn: {err}. Learned knobs start "
                                                   "empty and are not saved this session.")

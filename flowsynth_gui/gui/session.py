@@ -59,7 +59,6 @@ from flowsynth_gui.gui.state import (
     SoundState,
 )
 from flowsynth_gui.gui.workers import Lane, run_job
-from flowsynth_gui.midi.paths import LEARN_FILE_NAME
 from flowsynth_gui.paths import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
@@ -138,8 +137,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._bg_pool, self._report_failure, self.audio, enabled=self.options.midi,
             api=settings.get("midi/api"), out_port=settings.get("midi/out_port"),
             channel=settings.get("midi/out_channel"), in_port=settings.get("midi/in_port"),
-            system=self.options.midi_system, bindings_path=str(
-                Path(settings.path).with_name(LEARN_FILE_NAME)) if settings.path else None,
+            system=self.options.midi_system,
+            bindings_folder=str(Path(settings.path).parent) if settings.path else None,
             parent=self)
         self._wireservices()
         self._explorer: Explorer | None = None

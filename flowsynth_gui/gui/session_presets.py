@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QStandardPaths
 
 from flowsynth_gui.gui.state import LibraryListing
-from flowsynth_gui.presets.names import sanitise_preset_name
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
@@ -76,6 +75,8 @@ class PresetsMixin:
             ex.save_preset(library, free, tags=tags)
             self._tags_by_name[free] = tuple(tags)
             self._place_library(ex)
+            from flowsynth_gui.presets.names import sanitise_preset_name
+
             note = ("" if free == name else f" ('{name}' was taken)"
                     if free != sanitise_preset_name(name) else
                     " (characters a file name cannot hold were replaced)")

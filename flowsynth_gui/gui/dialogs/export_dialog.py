@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from flowsynth_gui.gui.panels.library_panel import split_tags
-from flowsynth_gui.presets.names import sanitise_preset_name
 
 __all__ = ["ExportDialog", "ExportRequest", "FORMATS"]
 
@@ -79,6 +78,9 @@ class ExportDialog(QDialog):
         name = self.name.text().strip() or "Untitled"
         # The file is named after the preset, made safe for any disk ("A → B 2/4" would
         # otherwise open a sub-folder "A → B 2"); the preset inside keeps its full name.
+        # (Imported here: the presets package pulls in the synth, too slow for start-up.)
+        from flowsynth_gui.presets.names import sanitise_preset_name
+
         path = os.path.join(self.folder.text().strip(),
                             f"{sanitise_preset_name(name)}.{kind}")
         return ExportRequest(kind, path, name, self.author.text().strip(),

@@ -21,8 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowsynth_gui.synth.params import spec_by_name
-
 __all__ = ["MidiPanel"]
 
 NO_PORT = "— none —"
@@ -105,6 +103,8 @@ class MidiPanel(QWidget):
 
     def show_cc_map(self, cc_map: Any, source: str, active: Collection[str] = ()) -> None:
         """List the map's bindings, the model's parameters first (the ones a drag moves)."""
+        from flowsynth_gui.synth.params import spec_by_name  # loaded by then, off start-up
+
         bindings = sorted(cc_map, key=lambda b: (b.param not in active, b.cc))
         self.cc_source.setText(f"CC map ({len(bindings)} parameters, channel as chosen "
                                f"above): {source}")

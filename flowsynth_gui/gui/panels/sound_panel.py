@@ -11,7 +11,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
 
-from flowsynth_gui.features.mel import DEFAULT_SETTINGS, MelSettings, hz_to_mel
 from flowsynth_gui.gui.state import Rendered
 from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND
 
@@ -20,15 +19,18 @@ __all__ = ["SoundPanel"]
 _WAVE_COLUMNS = 600  # min/max envelope columns: one per pixel of a wide panel
 
 
-def _frequency_ticks(settings: MelSettings = DEFAULT_SETTINGS) -> list[tuple[float, str]]:
-    """Where 100 Hz, 1 kHz... sit on the image's 0..1 mel height, for the frequency axis."""
-    low, high = hz_to_mel(settings.fmin), hz_to_mel(settings.fmax)
+def frequency_ticks() -> list[tuple[float, str]]:
+    """Where 100 Hz, 1 kHz... sit on the image's 0..1 mel height, for the frequency axis.
+
+    Imported when the first spectrogram is shown, not at start-up: the features package pulls
+    in scipy (over a second before the window could appear); by then a worker has loaded it.
+    """
+    from flowsynth_gui.features.mel import DEFAULT_SETTINGS, hz_to_mel
+
+    low, high = hz_to_mel(DEFAULT_SETTINGS.fmin), hz_to_mel(DEFAULT_SETTINGS.fmax)
     return [(float((hz_to_mel(hz) - low) / (high - low)), label)
             for hz, label in ((100, "100"), (300, "300"), (1000, "1k"), (3000, "3k"),
                               (10000, "10k"))]
-
-
-FREQUENCY_TICKS = _frequency_ticks()
 
 
 class _SoundView:
@@ -52,7 +54,7 @@ class _SoundView:
         self.spectrogram.getAxis("bottom").setTextPen(PLOT_FOREGROUND)
         frequency = self.spectrogram.getAxis("left")
         frequency.setTextPen(PLOT_FOREGROUND)
-        frequency.setTicks([FREQUENCY_TICKS])
+        frequency.setTicks([[]])  # filled with the first sound (see frequency_ticks)
         frequency.setWidth(34)
         self.image = pg.ImageItem()
         self.image.setColorMap(pg.colormap.get("inferno"))
@@ -60,6 +62,8 @@ class _SoundView:
         self.shown: Rendered | None = None
 
     def show(self, rendered: Rendered) -> None:
+        if self.shown is None:
+            self.spectrogram.getAxis("left").setTicks([frequency_ticks()])
         self.shown = rendered
         audio = np.asarray(rendered.audio, dtype=np.float32)
         seconds = len(audio) / rendered.sample_rate
