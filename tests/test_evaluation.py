@@ -55,13 +55,14 @@ def test_tables_hold_mean_and_std(tmp_path: Path) -> None:
                                  "epochs_run": 8, "seconds_total": 690.0,
                                  "dataset": {"sounds": 10000}, "train_config": {}})
     assert training == "8 ep. (best 7) × 8,000 sounds, 11.5 min"
-    row = EvaluationRow("cnn", 16, Scores(np.array([1.0, 3.0]), np.array([2.0, 2.0]),
-                                          np.array([0.5, 0.5])), training=training)
+    row = EvaluationRow("cnn", 16, Scores(np.array([1.0, 1.0, 4.0]), np.array([2.0, 2.0, 2.0]),
+                                          np.array([0.5, 0.5, 0.5])), training=training)
     write_tables([row], tmp_path / "t.md", tmp_path / "t.csv")
-    assert ("| cnn | 16 | 0.500 ± 0.000 | 2.000 ± 1.000 | 2.000 ± 0.000 | – | – | "
+    assert ("| cnn | 16 | 0.500 ± 0.000 | 2.000 ± 1.414 | 1.000 | 2.000 ± 0.000 | – | – | "
             "8 ep. (best 7) × 8,000 sounds, 11.5 min |") in (tmp_path / "t.md").read_text()
     record = next(csv.DictReader((tmp_path / "t.csv").open()))
-    assert float(record["sc_mean"]) == 2.0 and float(record["sc_std"]) == 1.0
+    assert float(record["sc_mean"]) == 2.0 and float(record["sc_median"]) == 1.0
+    assert float(record["mse_mean"]) == 2.0
 
 
 def test_evaluate_command_scores_a_model_and_the_references(data: Path, tmp_path: Path) -> None:

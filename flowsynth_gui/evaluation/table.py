@@ -42,6 +42,11 @@ class Scores:
     mse_n: np.ndarray | None = None
 
     @staticmethod
+    def median(values: np.ndarray | None) -> str:
+        """The median: SC's mean is pulled up by the few renders far louder than the target."""
+        return "–" if values is None or len(values) == 0 else f"{np.median(values):.3f}"
+
+    @staticmethod
     def summary(values: np.ndarray | None) -> str:
         if values is None or len(values) == 0:
             return "–"
@@ -157,13 +162,14 @@ def _table_rows(rows: Sequence[EvaluationRow]) -> list[list[str]]:
     for row in rows:
         ood = row.out_of_domain
         out.append([row.name, str(row.n_params), Scores.summary(row.test.mse_n),
-                    Scores.summary(row.test.sc), Scores.summary(row.test.mse),
+                    Scores.summary(row.test.sc), Scores.median(row.test.sc),
+                    Scores.summary(row.test.mse),
                     Scores.summary(ood.sc if ood else None),
                     Scores.summary(ood.mse if ood else None), row.training])
     return out
 
 
-HEADER = ["model", "params", "MSE_n", "SC", "MSE (log-mel)", "out-of-domain SC",
+HEADER = ["model", "params", "MSE_n", "SC", "SC median", "MSE (log-mel)", "out-of-domain SC",
           "out-of-domain MSE", "training"]
 
 
@@ -175,6 +181,7 @@ def write_tables(rows: Sequence[EvaluationRow], markdown: Path, csv_path: Path) 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["model", "params", "n_test", "mse_n_mean", "mse_n_std", "sc_mean", "sc_std",
+                     "sc_median",
                      "mse_mean", "mse_std", "ood_sc_mean", "ood_sc_std", "ood_mse_mean",
                      "ood_mse_std", "training"])
     for row in rows:
@@ -184,5 +191,7 @@ def write_tables(rows: Sequence[EvaluationRow], markdown: Path, csv_path: Path) 
                        row.out_of_domain.mse if row.out_of_domain else None):
             stats += ["", ""] if values is None else [f"{np.mean(values):.6g}",
                                                       f"{np.std(values):.6g}"]
+            if values is row.test.sc:
+                stats.append(f"{np.median(values):.6g}")
         writer.writerow([*stats, row.training])
     atomic_write_text(csv_path, buffer.getvalue())
