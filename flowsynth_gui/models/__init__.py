@@ -30,6 +30,7 @@ from flowsynth_gui.models.checkpoint import (
     load_checkpoint,
     read_checkpoint_metadata,
     save_checkpoint,
+    update_training_figures,
 )
 from flowsynth_gui.models.config import KINDS, ModelConfig, cpu_config, paper_config
 from flowsynth_gui.models.flow_models import FlowDis, FlowReg
@@ -55,4 +56,5 @@ __all__ = [
     "paper_config",
     "read_checkpoint_metadata",
     "save_checkpoint",
+    "update_training_figures",
 ]

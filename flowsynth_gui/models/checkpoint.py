@@ -55,6 +55,7 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint_metadata",
     "save_checkpoint",
+    "update_training_figures",
 ]
 
 FORMAT_NAME = "flowsynth-model"
@@ -137,9 +138,21 @@ def save_checkpoint(path: str | os.PathLike[str], model: FlowSynthModel,
         digest, size = _file_digest(tmp)
     sidecar["weights"] = {"file": weights_path.name, "sha256": digest, "bytes": size,
                           "tensors": list(state)}
-    text = json.dumps(sidecar, indent=1, allow_nan=False)
-    atomic_write_text(sidecar_path, text + "\n")
+    _write_sidecar(sidecar_path, sidecar)
     return weights_path, sidecar_path
+
+
+def update_training_figures(path: str | os.PathLike[str], figures: dict[str, Any]) -> None:
+    """Merge ``figures`` into a saved checkpoint's ``training`` record (the weights and the
+    rest of the sidecar stay as they are), e.g. the whole run once training has ended."""
+    sidecar_path = checkpoint_paths(path)[1]
+    sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    sidecar.setdefault("training", {}).update(figures)
+    _write_sidecar(sidecar_path, sidecar)
+
+
+def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(sidecar, indent=1, allow_nan=False) + "\n")
 
 
 def _file_digest(path: Path) -> tuple[str, int]:

@@ -10,7 +10,6 @@ split.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -26,13 +25,14 @@ from torch import nn
 
 from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
 from flowsynth_gui.features.mel import FeatureNormaliser
-from flowsynth_gui.fileio import atomic_path, atomic_write_text
+from flowsynth_gui.fileio import atomic_path
 from flowsynth_gui.models import (
     DIAGNOSTIC_TERMS,
     CheckpointMetadata,
     FlowSynthModel,
     build_model,
     save_checkpoint,
+    update_training_figures,
 )
 from flowsynth_gui.training.config import TrainSetup
 
@@ -309,9 +309,6 @@ def _save_best(checkpoint: Path, model: FlowSynthModel, metadata: dict[str, Any]
 def record_run(checkpoint: Path, history: list[dict[str, float]], seconds: float) -> None:
     """Add the whole run to the best model's sidecar: it was written at the best epoch, so its
     figures stop there; readers of the results also want every epoch and the total time."""
-    sidecar = Path(checkpoint).with_suffix(".json")
-    data = json.loads(sidecar.read_text(encoding="utf-8"))
-    training = data.setdefault("training", {})
-    training.update(epochs_run=len(history), seconds_total=round(seconds, 1),
-                    run_history=history)
-    atomic_write_text(sidecar, json.dumps(data, indent=1) + "\n")
+    update_training_figures(checkpoint, {"epochs_run": len(history),
+                                         "seconds_total": round(seconds, 1),
+                                         "run_history": history})
