@@ -201,10 +201,6 @@ class MidiControl(QObject):
         midi_in.learn(control)
         return True
 
-    def cancel_learn(self) -> None:
-        if self.midi_in is not None:
-            self.midi_in.cancel_learn()
-
     def forget(self, control: str) -> None:
         if self.midi_in is not None:
             self.midi_in.unbind(control)

@@ -436,11 +436,6 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._after_gesture(ex, self._macros[index].name, final)
         self._on_state_lane("turning a macro knob", move, key=f"macro{index}")
 
-    def learnable_controls(self) -> list[str]:
-        """Names MIDI learn can bind: the semantic sliders, then the macro knobs."""
-        sliders = [s.label for s in self.model_info.sliders] if self.model_info else []
-        return sliders + [m.name for m in self._macros]
-
     def learn_control(self, name: str) -> None:
         """Bind the next knob the user turns on the MIDI controller to control ``name``."""
         if self.midi.learn(name):
@@ -453,16 +448,14 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         Moves are a gesture like a mouse drag: recorded and previewed once the knob rests.
         """
         sliders = self.model_info.sliders if self.model_info else ()
-        for i, slider in enumerate(sliders):
-            if slider.label == name:
-                self.set_semantic(i, slider.low + value * (slider.high - slider.low))
-                break
-        else:
-            found = [(i, m) for i, m in enumerate(self._macros) if m.name == name]
-            if not found:
-                return  # bound to a control this model does not have
-            i, macro = found[0]
-            self.set_macro(i, macro.low + value * (macro.high - macro.low))
+        targets = [(self.set_semantic, i, s.low, s.high) for i, s in enumerate(sliders)
+                   if s.label == name]
+        targets += [(self.set_macro, i, m.low, m.high) for i, m in enumerate(self._macros)
+                    if m.name == name]
+        if not targets:
+            return  # bound to a control this model does not have
+        move, index, low, high = targets[0]
+        move(index, low + value * (high - low))
         self._learned_gesture = name
         self._learned_rest.start()
 

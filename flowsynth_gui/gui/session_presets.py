@@ -77,9 +77,12 @@ class PresetsMixin:
             self._place_library(ex)
             from flowsynth_gui.presets.names import sanitise_preset_name
 
-            note = ("" if free == name else f" ('{name}' was taken)"
-                    if free != sanitise_preset_name(name) else
-                    " (characters a file name cannot hold were replaced)")
+            if free == name:
+                note = ""
+            elif free == sanitise_preset_name(name):
+                note = " (characters a file name cannot hold were replaced)"
+            else:
+                note = f" ('{name}' was taken)"
             self.post("info", f"Saved '{free}' to the library{note}")
         self._on_work_lane("saving the preset", save)
 

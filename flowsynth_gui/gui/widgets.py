@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
-__all__ = ["ElidedLabel"]
+__all__ = ["ElidedLabel", "fill_choices"]
 
 
 class ElidedLabel(QLabel):
@@ -16,7 +16,8 @@ class ElidedLabel(QLabel):
     """
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
+        super().__init__(text, parent)  # QLabel's constructor bypasses the setText below
+        self.setToolTip(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
         super().setText(text)
@@ -32,3 +33,15 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
                                               self.contentsRect().width())
         painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+
+
+def fill_choices(combo: QComboBox, names: list[str], current: str, default_label: str) -> None:
+    """``combo`` offers ``default_label`` (data ``''``) and ``names``, with ``current``
+    selected; a ``current`` no longer listed stays, marked "(missing)", so it is not lost."""
+    combo.clear()
+    combo.addItem(default_label, "")
+    for name in names:
+        combo.addItem(name, name)
+    if current and combo.findData(current) < 0:
+        combo.addItem(f"{current} (missing)", current)
+    combo.setCurrentIndex(max(0, combo.findData(current)))

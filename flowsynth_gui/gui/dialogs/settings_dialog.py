@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowsynth_gui.gui.settings import THEMES
+from flowsynth_gui.gui.widgets import fill_choices
 
 __all__ = ["BLOCKSIZES", "MODEL_FILTER", "SettingsDialog"]
 
@@ -35,12 +36,7 @@ DEFAULT_DEVICE = "System default"
 
 def _combo(choices: list[str], current: str, default_label: str) -> QComboBox:
     combo = QComboBox()
-    combo.addItem(default_label, "")
-    for name in choices:
-        combo.addItem(name, name)
-    if current and combo.findData(current) < 0:
-        combo.addItem(f"{current} (missing)", current)
-    combo.setCurrentIndex(max(0, combo.findData(current)))
+    fill_choices(combo, choices, current, default_label)
     return combo
 
 

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flowsynth_gui.gui.widgets import fill_choices
+
 __all__ = ["MidiPanel"]
 
 NO_PORT = "— none —"
@@ -85,14 +87,7 @@ class MidiPanel(QWidget):
 
     def show_ports(self, outputs: list[str], inputs: list[str], problem: str) -> None:
         for combo, names in ((self.out_port, outputs), (self.in_port, inputs)):
-            chosen = combo.currentData() or ""
-            combo.clear()
-            combo.addItem(NO_PORT, "")
-            for name in names:
-                combo.addItem(name, name)
-            if chosen and combo.findData(chosen) < 0:
-                combo.addItem(f"{chosen} (missing)", chosen)
-            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+            fill_choices(combo, names, combo.currentData() or "", NO_PORT)
         self.problem.setText(f"No MIDI ports: {problem}" if problem else "")
 
     def show_out_status(self, text: str) -> None:
