@@ -62,14 +62,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     setup = load_train_config(args.config, epochs=args.epochs, seed=args.seed,
                               batch_size=args.batch_size, threads=args.threads,
-                              max_train_sounds=args.max_train_sounds)
+                              max_train_sounds=args.max_train_sounds,
+                              time_budget_minutes=args.time_budget)
     request = TrainRequest(kind=args.model, data_dir=args.data, out=args.out, setup=setup,
                            resume=not args.restart, device=args.device)
     result = train(request)
     if int(os.environ.get("RANK", "0")) == 0:
         best = ", ".join(f"{k} {v:.4g}" for k, v in result.best_valid.items())
         print(f"trained {args.model} for {result.epochs_run} epochs in {result.seconds:.0f} s"
-              f"{' (stopped early)' if result.stopped_early else ''}; best epoch "
+              f"{' (stopped early)' if result.stopped_early else ''}"
+              f"{' (time budget reached)' if result.stopped_by_budget else ''}; best epoch "
               f"{result.best_epoch}: {best}")
         print(f"checkpoint: {result.checkpoint} (+ {result.checkpoint.with_suffix('.json')})")
     return 0
@@ -195,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--seed", type=int)
     training.add_argument("--threads", type=int, help="torch threads per process")
     training.add_argument("--max-train-sounds", type=int, help="use only this many sounds")
+    training.add_argument("--time-budget", type=float, metavar="MINUTES",
+                          help="stop before an epoch that would end past this many minutes")
     training.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     training.add_argument("--restart", action="store_true",
                           help="ignore a saved training state and start from scratch")

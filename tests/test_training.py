@@ -103,3 +103,14 @@ def test_two_process_ddp_on_gloo(tiny_data: Path, tmp_path: Path) -> None:
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["training"]["processes"] == 2
     assert load_checkpoint(out.with_suffix(".pt")).model.config.kind == "flow_reg"
+
+
+def test_time_budget_stops_before_an_epoch_that_would_overrun(tiny_data: Path,
+                                                              tmp_path: Path) -> None:
+    # A budget far below one epoch: the first epoch runs (nothing to estimate from), no more.
+    result = train(tiny_request(tiny_data, tmp_path / "budget", epochs=5,
+                                time_budget_minutes=1e-6))
+    assert result.stopped_by_budget and result.epochs_run == 1
+    # The budget is not part of the run's identity: a resumed run may be given more time.
+    resumed = train(tiny_request(tiny_data, tmp_path / "budget", epochs=2))
+    assert not resumed.stopped_by_budget and resumed.epochs_run == 2

@@ -38,13 +38,16 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch intra-op threads per process; 0 = all cores (split under torchrun)
     max_train_sounds: int = 0  # 0 = the whole training split (a smaller number for smoke runs)
+    # Stop before an epoch that would end past this many minutes of training (0 = no limit):
+    # "the best model this machine can make in an hour". The epoch time is the mean so far.
+    time_budget_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be at least 1")
         for name in ("beta_warmup_epochs", "plateau_patience", "early_stop_patience", "threads",
-                     "max_train_sounds", "seed"):
+                     "max_train_sounds", "seed", "time_budget_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0")
         if not self.learning_rate > 0:

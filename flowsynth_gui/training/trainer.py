@@ -65,6 +65,7 @@ class TrainResult:
     seconds: float
     history: list[dict[str, float]]
     stopped_early: bool
+    stopped_by_budget: bool = False
 
 
 def state_path_for(checkpoint: Path) -> Path:
@@ -196,7 +197,7 @@ def train(request: TrainRequest,
     # count, may be asked for).
     fingerprint = {"kind": request.kind, "model": config.to_dict(),
                    "train": {k: v for k, v in asdict(settings).items()
-                             if k not in ("epochs", "threads")},
+                             if k not in ("epochs", "threads", "time_budget_minutes")},
                    "dataset": dataset.spec.to_json(), "world": world}
     state = _load_state(state_path, request, fingerprint)
     history: list[dict[str, float]] = []
@@ -213,9 +214,12 @@ def train(request: TrainRequest,
                     tag_rules=dataset.tag_rules.to_dict() if dataset.tag_rules else None)
     progress = _progress_bar(request.show_progress and rank == 0, settings.epochs, first_epoch)
     stopped_early = stalled >= settings.early_stop_patience
-    epoch = first_epoch - 1
+    stopped_by_budget = False
     for epoch in range(first_epoch, settings.epochs):
         if stopped_early:
+            break
+        if _next_epoch_overruns(seconds, len(history), settings.time_budget_minutes, world):
+            stopped_by_budget = True
             break
         started = time.perf_counter()
         beta = _beta(epoch, settings.beta_warmup_epochs)
@@ -250,8 +254,22 @@ def train(request: TrainRequest,
         record_run(checkpoint, history, seconds)
     best_record = next((r for r in history if r["epoch"] == best_epoch), {})
     best_valid = {k[6:]: v for k, v in best_record.items() if k.startswith("valid_")}
-    return TrainResult(checkpoint, epoch + 1, best_epoch, best_valid, seconds, history,
-                       stopped_early)
+    return TrainResult(checkpoint, len(history), best_epoch, best_valid, seconds, history,
+                       stopped_early, stopped_by_budget)
+
+
+def _next_epoch_overruns(seconds: float, epochs_done: int, budget_minutes: float,
+                         world: int) -> bool:
+    """Would one more epoch of the mean length so far end past the time budget? Under DDP
+    rank 0 decides for all, since each process measures its own (slightly different) times."""
+    if budget_minutes <= 0 or epochs_done == 0:
+        return False
+    overruns = seconds + seconds / epochs_done > budget_minutes * 60.0
+    if world > 1:
+        decision = torch.tensor([float(overruns)])
+        torch.distributed.broadcast(decision, src=0)
+        overruns = bool(decision.item())
+    return overruns
 
 
 def _train_epoch(wrapped: nn.Module, optimiser: torch.optim.Optimizer, data: _Data, device: str,
