@@ -32,6 +32,9 @@ def main() -> None:
     render({})  # load the compiled kernels
     rng = np.random.default_rng(0)
     cases = {
+        # The cheapest complete path: one sine oscillator -> ladder -> envelopes -> VCA, no
+        # effects. Its time is the floor set by the ladder's per-sample feedback chain.
+        "one sine -> ladder, no fx": [{"OSC: Shape1": 0.0, "OSC: Volume2": 0.0}] * REPEATS,
         "default patch": [{}] * REPEATS,
         "16 parameters random": [dict(zip(param_set(16), rng.uniform(size=16), strict=True))
                                  for _ in range(REPEATS)],
