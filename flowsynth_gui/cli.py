@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flowsynth_gui.fileio import describe_os_error
 from flowsynth_gui.paths import CHECKPOINTS_DIR
 
 __all__ = ["main", "build_parser"]
@@ -237,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (ValueError, OSError) as err:  # our errors say what to do: show them, no traceback
-        print(f"flowsynth {args.command}: error: {err}", file=sys.stderr)
+        reason = describe_os_error(err) if isinstance(err, OSError) else err
+        print(f"flowsynth {args.command}: error: {reason}", file=sys.stderr)
         return 2
 
 

@@ -16,7 +16,7 @@ from test_gui_support import (
     window,  # noqa: F401 - a fixture
 )
 
-from flowsynth_gui.gui.dialogs.export_dialog import ExportDialog
+from flowsynth_gui.gui.dialogs.export_dialog import ExportDialog, ExportRequest
 from flowsynth_gui.gui.main_window import MainWindow
 from flowsynth_gui.presets import read_h2p
 from flowsynth_gui.presets.library import Preset, PresetLibrary
@@ -80,6 +80,28 @@ def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: 
     preset = Preset.from_json(path.read_bytes())
     assert preset.parameters == dict(session.state.values)
     assert preset.latent is not None and len(preset.latent) == session.model_info.latent_dim
+
+
+def test_export_never_replaces_a_file_and_a_failed_one_changes_nothing(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+    session = window.session
+    first, _ = export_through_toolbar(qtbot, window, tmp_path, "h2p", name="Pad")
+    original = first.read_bytes()
+    with qtbot.waitSignal(session.message_posted, timeout=20000,
+                          check_params_cb=lambda level, text: "Exported" in text) as posted:
+        second, _ = export_through_toolbar(qtbot, window, tmp_path, "h2p", name="Pad")
+    assert first == tmp_path / "Pad.h2p" and second == tmp_path / "Pad 2.h2p"
+    assert first.read_bytes() == original and "'Pad.h2p' was already there" in posted.args[1]
+    # into a "folder" that is a file: a plain reason, and the remembered folder stays
+    wait_until(qtbot, lambda: session.settings.get("export/folder") == str(tmp_path), 5)
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("x")
+    request = ExportRequest("h2p", str(blocker / "Pad"), "Pad", "Tester", [], "")
+    with qtbot.waitSignal(session.message_posted, timeout=20000) as failed:
+        session.export(request)
+    level, text = failed.args
+    assert level == "error" and "is a file, not a folder" in text and "Errno" not in text
+    assert session.settings.get("export/folder") == str(tmp_path)
 
 
 def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  # noqa: F811

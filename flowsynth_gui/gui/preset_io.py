@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from flowsynth_gui.fileio import atomic_write_text
+from flowsynth_gui.fileio import atomic_write_text, first_free_path
 from flowsynth_gui.presets.h2p import read_h2p, write_h2p
+from flowsynth_gui.presets.h2p_writer import h2p_target_path
 from flowsynth_gui.presets.library import PRESET_SUFFIX, Preset
 from flowsynth_gui.presets.names import sanitise_preset_name
 from flowsynth_gui.synth.params import spec_by_name
@@ -27,18 +28,21 @@ TAG_THRESHOLD = 0.7  # half of Flow_dis's tag_mu: a slider past it reads as tagg
 
 def export_h2p(path: str | os.PathLike[str], values: Mapping[str, float], *, author: str = "",
                description: str = "", tags: Sequence[str] = ()) -> Path:
-    """Write a Diva preset; returns where it went (the name sanitised, ``.h2p`` added)."""
-    return write_h2p(path, values, author=author, description=description,
-                     character=[t for t in tags if t])
+    """Write a Diva preset; returns where it went (the name sanitised, ``.h2p`` added, and
+    numbered if a file of that name exists: an export never replaces one)."""
+    return write_h2p(first_free_path(h2p_target_path(path)), values, author=author,
+                     description=description, character=[t for t in tags if t])
 
 
 def export_fspreset(path: str | os.PathLike[str], name: str, values: Mapping[str, float], *,
                     tags: Sequence[str] = (), latent: Sequence[float] | None = None,
                     author: str = "", description: str = "") -> Path:
-    """Write FlowSynth's own preset format (JSON, ``.fspreset``) atomically."""
+    """Write FlowSynth's own preset format (JSON, ``.fspreset``) atomically (numbered if a
+    file of that name exists)."""
     target = Path(path)
     if target.suffix != PRESET_SUFFIX:
         target = target.with_name(target.name + PRESET_SUFFIX)
+    target = first_free_path(target)
     preset = Preset(sanitise_preset_name(name), dict(values), list(tags),
                     None if latent is None else [float(v) for v in latent], author, description)
     atomic_write_text(target, preset.to_json())

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, QThreadPool, QTimer, Signal
 
+from flowsynth_gui.fileio import describe_os_error
 from flowsynth_gui.gui.audio_control import AudioControl
 from flowsynth_gui.gui.gc_guard import GuiThreadCollector
 from flowsynth_gui.gui.imports import services
@@ -221,7 +222,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
                 raise
 
     def _report_failure(self, task: str, err: BaseException) -> None:
-        self.post("error", f"{task[:1].upper()}{task[1:]} failed: {err}")
+        reason = describe_os_error(err) if isinstance(err, OSError) else str(err)
+        self.post("error", f"{task[:1].upper()}{task[1:]} failed: {reason}")
 
     def _in_gui(self, fn: Any) -> None:
         self._gui_call.emit(fn)

@@ -163,8 +163,8 @@ class PresetsMixin:
 
             if values is None:
                 raise ValueError("no sound yet: the model is still loading")
-            self._exported(export_h2p(path, values, author=author, description=description,
-                                      tags=tags))
+            self._exported(path, export_h2p(path, values, author=author,
+                                            description=description, tags=tags))
         self._work_lane.submit("exporting the .h2p preset", export)
 
     def export_fspreset(self, path: str, name: str, author: str, tags: list[str],
@@ -177,19 +177,24 @@ class PresetsMixin:
 
             if state is None:
                 raise ValueError("no sound yet: the model is still loading")
-            self._exported(export_fspreset(path, name, state.values, tags=tags,
-                                           latent=state.z.tolist(), author=author,
-                                           description=description))
+            self._exported(path, export_fspreset(path, name, state.values, tags=tags,
+                                                 latent=state.z.tolist(), author=author,
+                                                 description=description))
         self._work_lane.submit("exporting the preset", export)
 
-    def _exported(self, target: Path) -> None:
+    def _exported(self, asked: str, target: Path) -> None:
+        """Say where the export went, and remember its folder (only once a write worked)."""
         self.exported.emit(str(target))
-        self.post("info", f"Exported {target}")
+        asked_stem = Path(asked).name.removesuffix(target.suffix)
+        kept = (f" ('{asked_stem}{target.suffix}' was already there and is kept)"
+                if target.stem != asked_stem and target.stem.startswith(asked_stem) else "")
+        self.post("info", f"Exported {target}{kept}")
+        self._in_gui(lambda: self.settings.set("export/folder", str(target.parent)))
 
     def export(self, request: Any) -> None:
-        """Export as the export dialog asked (an ``ExportRequest``); remembers author, folder."""
+        """Export as the export dialog asked (an ``ExportRequest``); remembers the author, and
+        the folder once the file is written."""
         self.settings.set("export/author", request.author)
-        self.settings.set("export/folder", str(Path(request.path).parent))
         if request.kind == "h2p":
             self.export_h2p(request.path, request.author, request.tags, request.description)
         else:
