@@ -80,6 +80,10 @@ def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Pa
     with qtbot.waitSignal(session.params_changed, timeout=5000):
         qtbot.mouseClick(panel.candidates.viewport(), Qt.MouseButton.LeftButton,
                          pos=panel.candidates.visualItemRect(item).center())
+    # a new sound to match: the last refinement's progress is not its progress
+    with qtbot.waitSignal(session.match_ready, timeout=20000):
+        drop_file(window, wav)
+    assert panel.progress.value() == 0 and "best" not in panel.progress.format()
 
 
 def test_a_non_audio_file_dropped_gets_a_message_and_keeps_the_sound(

@@ -153,6 +153,20 @@ def test_long_names_and_statuses_do_not_widen_the_window(qtbot) -> None:  # noqa
     assert title.text() == long and title.toolTip() == long  # the whole text is kept
 
 
+def test_a_long_sound_name_does_not_widen_the_sound_panel(qtbot) -> None:  # noqa: ANN001
+    from flowsynth_gui.gui.panels.sound_panel import SoundPanel
+    from flowsynth_gui.gui.state import Rendered
+
+    panel = SoundPanel()
+    qtbot.addWidget(panel)
+    before = panel.minimumSizeHint().width()
+    audio = np.zeros(22050, dtype=np.float32)
+    long = "Sketch 031 ~3 → Sketch 042 step 4 of 8 straight " * 3
+    panel.show_preview(Rendered(audio, 22050, np.zeros((128, 22)), long))
+    panel.show_target(Rendered(audio, 22050, np.zeros((128, 22)), long))
+    assert panel.minimumSizeHint().width() <= before + 10
+
+
 def test_the_window_module_imports_nothing_heavy() -> None:
     """Start-up shows the window before the heavy libraries load (on workers): importing the
     window must not pull in scipy, numba, torch or the audio and MIDI back-ends (scipy alone

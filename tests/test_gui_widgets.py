@@ -163,6 +163,9 @@ def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None: 
     qtbot.keyClick(panel.slider, Qt.Key.Key_Right)
     settle(qtbot, session)
     middle = session.state.values
+    # the sound's name counts steps as the panel does (1 of 5 is A)
+    assert session.state.name == "diva_saved_bass → Sketch 002 step 2 of 5"
+    assert panel.where.text().endswith("step 2 of 5")
     active = session.model_info.active
     assert any(middle[k] != a.get(k) and middle[k] != b.get(k) for k in active)
     qtbot.mouseClick(panel.straight, Qt.MouseButton.LeftButton)  # straight path, same step

@@ -189,7 +189,8 @@ class MapMixin:
                 z = None if straight else path.latent[k]
             ex.load_preset(values, z=z, record=False)
             self._set_name(na if k == 0 else nb if k == last else
-                           f"{na} → {nb} step {k} of {last}{' straight' if straight else ''}")
+                           f"{na} → {nb} step {k + 1} of {last + 1}"  # as the panel counts
+                           f"{' straight' if straight else ''}")
             self._after_gesture(ex, "interpolation", final)
         self._on_state_lane("walking the interpolation", go, key="interpolation")
 

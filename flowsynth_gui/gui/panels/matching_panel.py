@@ -123,6 +123,9 @@ class MatchingPanel(QWidget):
             self._refining(False)
             if not report.cancelled:
                 self.progress.setValue(self.progress.maximum())
+        else:  # a new one-shot match: the last refinement's progress belongs to another sound
+            self.progress.setFormat("%p%")
+            self.progress.setValue(0)
 
     def show_refine_progress(self, renders: int, budget: int, best: float) -> None:
         self._refining(True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QPushButton, QWidget
 
 from flowsynth_gui.gui.state import Rendered
 from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND
+from flowsynth_gui.gui.widgets import ElidedLabel
 
 __all__ = ["SoundPanel"]
 
@@ -92,8 +93,10 @@ class SoundPanel(QWidget):
         super().__init__(parent)
         self.current = _SoundView("#4fc3f7")
         self.target = _SoundView("#ffb74d")
-        self.current_title = QLabel("Current sound")
-        self.target_title = QLabel("Target — drop a sound file or record one to match it")
+        # Elided: a long preset name (interpolation steps are named "A → B step 4 of 8")
+        # must not widen the window.
+        self.current_title = ElidedLabel("Current sound")
+        self.target_title = ElidedLabel("Target — drop a sound file or record one to match it")
         self.play = QPushButton("▶ Play (Space)")
         self.play.clicked.connect(self.play_requested)
         self.play_target = QPushButton("▶ Target")
