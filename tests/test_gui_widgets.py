@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolTip
 from test_gui_support import (
     click_point,
     drag,
@@ -93,6 +95,15 @@ def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWi
     settle(qtbot, session)
     assert abs(session.state.values[name] - 0.75) < 0.01
     assert session.state.label == name
+    # hovering a bar says what the knob does and reads its value (Diva's knobs have no unit)
+    bars.set_values(session.state.values)
+    tip = bars.tooltip_at(rect.center().y())
+    info = next(row for row in bars.rows if getattr(row, "name", None) == name)
+    assert name in tip and info.format(session.state.values[name]) in tip
+    assert info.meaning and info.meaning.split()[0] in tip
+    point = rect.center().toPoint()
+    QApplication.sendEvent(bars, QHelpEvent(QEvent.Type.ToolTip, point, bars.mapToGlobal(point)))
+    assert name in QToolTip.text()
 
 
 def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow) -> None:  # noqa: F811

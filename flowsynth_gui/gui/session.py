@@ -608,7 +608,7 @@ def _model_info(path: str, checkpoint: Any, explorer: Explorer) -> ModelInfo:
     from flowsynth_gui.synth.params import all_specs
 
     params = tuple(ParamInfo(s.name, s.section, float(s.min), float(s.max), s.unit,
-                             s.default_normalised) for s in all_specs())
+                             s.default_normalised, s.dsp) for s in all_specs())
     sliders = tuple(SliderInfo(s.dim, s.negative, s.positive, *s.range)
                     for s in explorer.semantic_sliders())
     training = checkpoint.metadata.training or {}

@@ -42,6 +42,7 @@ class ParamInfo:
     maximum: float
     unit: str
     default: float  # normalised
+    meaning: str = ""  # what the value does to the sound ("attack time 2 ms ... 10 s")
 
     def native(self, x: float) -> float:
         return self.minimum + float(x) * (self.maximum - self.minimum)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QScrollArea, QToolTip, QVBoxLayout, QWidget
 
 from flowsynth_gui.gui.state import ModelInfo, ParamInfo, SoundState
 from flowsynth_gui.gui.widgets import ElidedLabel
@@ -107,6 +107,30 @@ class ParamBars(QWidget):
         painter.drawText(QRectF(bar.right() + 6, y, VALUE_WIDTH, ROW),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                          row.format(value))
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            text = self.tooltip_at(event.pos().y())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
+    def tooltip_at(self, y: float) -> str:
+        """What the row under ``y`` does and how its value reads (Diva's knobs have no unit)."""
+        index = int(y // ROW)
+        row = self.rows[index] if 0 <= index < len(self.rows) else None
+        if not isinstance(row, ParamInfo):
+            return ""
+        how = "drag to set it" if row.name in self.active else \
+            "not in the model's set: kept as it is"
+        lines = [f"<b>{row.name}</b>: {row.format(self.values.get(row.name, row.default))} "
+                 f"({how})"]
+        if row.meaning:
+            lines.append(row.meaning.replace("->", "→"))
+        return "<br>".join(lines)
 
     # --- editing ------------------------------------------------------------------------------
 
