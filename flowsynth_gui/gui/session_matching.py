@@ -80,6 +80,9 @@ class MatchingMixin:
                              (CandidateInfo("model's answer", result.spectral_convergence),))
         self._last_match = report
         self.match_ready.emit(report)
+        # Also replaces a warning left by an earlier file that could not be matched.
+        self.post("info", f"Matched {source}: MIDI note {result.note}, spectral distance "
+                          f"{result.spectral_convergence:.3f}")
         self._publish(ex, "match")
         self.preset_loaded.emit(name)
 
