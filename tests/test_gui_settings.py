@@ -117,6 +117,11 @@ def test_the_app_works_without_audio_or_midi_devices(qtbot, tmp_path: Path,
     assert any(level == "warning" and "without sound" in text
                for level, text in win.messages.messages)
     wait_until(qtbot, lambda: "No MIDI ports" in win.midi.problem.text(), 10)
+    # no "no port chosen" where no port can be: the input says so too, and MIDI learn
+    wait_until(qtbot, lambda: "no MIDI system" in win.status.text("midi_in"), 10)
+    with qtbot.waitSignal(session.message_posted, timeout=5000) as learn:
+        assert not session.midi.learn("Macro 1")
+    assert "no MIDI system answers" in learn.args[1]
     before = dict(session.state.values)
     drag(win.map.plot.viewport(), map_drag_points(win), pause=lambda: qtbot.wait(5))
     settle(qtbot, session)

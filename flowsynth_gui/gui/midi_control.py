@@ -76,6 +76,7 @@ class MidiControl(QObject):
         self.cc_map_source = ""
         self.outputs: list[str] = []  # the ports last listed
         self.inputs: list[str] = []
+        self.no_system = ""  # why no MIDI system answers ('' while one does)
         off = "off (--no-midi)"
         self.out_status = "MIDI out: starting…" if enabled else f"MIDI out: {off}"
         self.in_status = "MIDI in: no port chosen" if enabled else f"MIDI in: {off}"
@@ -157,7 +158,7 @@ class MidiControl(QObject):
         if state == "connected":
             text = f"MIDI out: {port} · ch {self.channel}"
         elif state == "no port":
-            text = "MIDI out: no port chosen"
+            text = "MIDI out: no MIDI system" if self.no_system else "MIDI out: no port chosen"
         else:
             text = f"MIDI out: {state}"
         self.out_status = text
@@ -195,8 +196,9 @@ class MidiControl(QObject):
         """Bind the next CC from the MIDI input to ``control``; False if there is no input."""
         midi_in = self.midi_in
         if midi_in is None or not midi_in.is_open:
-            self.problem_reported.emit(
-                "info", "MIDI learn needs a MIDI input: choose your controller in the MIDI tab")
+            where = ("no MIDI system answers on this computer (the MIDI tab says why)"
+                     if self.no_system else "choose your controller in the MIDI tab")
+            self.problem_reported.emit("info", f"MIDI learn needs a MIDI input: {where}")
             return False
         midi_in.learn(control)
         return True
@@ -248,15 +250,25 @@ class MidiControl(QObject):
             self.ports_listed.emit([], [], "MIDI is off (--no-midi)")
 
     def _list_ports(self) -> None:
-        from flowsynth_gui.midi import MidiPortError
+        from flowsynth_gui.midi import MidiPortError, NoMidiSystemError
 
         system = self._system
         try:
             outputs, inputs = system.output_names(), system.input_names()
         except MidiPortError as err:
             self.outputs, self.inputs = [], []
+            if isinstance(err, NoMidiSystemError):  # not "no port chosen": none can be
+                self.no_system = str(err)
+                self.out_status = "MIDI out: no MIDI system"
+                self.out_status_changed.emit(self.out_status)
+                self._set_in_status("MIDI in: no MIDI system")
             self.ports_listed.emit([], [], str(err))
             return
+        if self.no_system:  # it answers now (after a Refresh)
+            self.no_system = ""
+            self._on_out_state(self._last_out_state or "no port")
+            if self.midi_in is not None and not self.midi_in.is_open:
+                self._set_in_status("MIDI in: no port chosen")
         self.outputs, self.inputs = list(outputs), list(inputs)
         self.ports_listed.emit(list(outputs), list(inputs), "")
 

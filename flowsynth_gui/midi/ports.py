@@ -144,7 +144,10 @@ class MidiSystem:
         except Exception as err:  # each backend raises its own types
             # rtmidi raises SystemError (an OSError) without an ALSA sequencer or JACK server;
             # an ImportError means the backend library is missing. Same meaning to the user.
-            raise NoMidiSystemError(f"no MIDI system ({self.description}): {err}") from None
+            raise NoMidiSystemError(
+                f"no MIDI system answers ({self.description}). On Linux, load the ALSA "
+                "sequencer (sudo modprobe snd-seq) or start a JACK server, then press Refresh "
+                f"in the MIDI tab. Details: {err}") from None
 
     @property
     def _keeps_listers(self) -> bool:
