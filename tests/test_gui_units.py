@@ -179,3 +179,26 @@ def test_the_window_module_imports_nothing_heavy() -> None:
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_an_unticked_check_box_is_visible_in_the_dark_theme(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QApplication, QCheckBox
+
+    from flowsynth_gui.gui.theme import apply_theme
+
+    app = QApplication.instance()
+    palette, style, sheet = app.palette(), app.style().name(), app.styleSheet()
+    apply_theme(app, "dark")
+    try:
+        box = QCheckBox("Favourites only")
+        qtbot.addWidget(box)
+        box.resize(box.sizeHint())
+        image = box.grab().toImage()
+        # the indicator's outline must stand out from the window behind it
+        lightness = [image.pixelColor(x, y).lightness() for x in range(16)
+                     for y in range(image.height())]
+        assert max(lightness) - min(lightness) > 80
+    finally:  # the other tests see the application as it was
+        app.setStyle(style)
+        app.setPalette(palette)
+        app.setStyleSheet(sheet)
