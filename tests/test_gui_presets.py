@@ -141,6 +141,9 @@ def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  #
 def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noqa: F811
                                                tmp_path: Path) -> None:
     session = window.session
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        session.import_h2p_folder(str(tmp_path))  # nothing to import: said, not "0 imported"
+    assert posted.args[0] == "warning" and "No .h2p presets in" in posted.args[1]
     folder = tmp_path / "diva"
     shutil.copytree(H2P_DIR, folder)
     (folder / "broken.h2p").write_bytes(b"\x00\x01 not a preset at all")

@@ -143,6 +143,9 @@ class PresetsMixin:
                 self.post("warning", text)
             else:
                 log.warning("%s", text)
+        elif remember and not presets:
+            self.post("warning", f"No .h2p presets in {folder} or its subfolders: choose the "
+                                 "folder that holds them (Diva keeps them under Presets/Diva)")
         elif remember:
             self.post("info", f"Imported {len(presets)} presets from {folder}")
         if remember and presets:
