@@ -21,11 +21,13 @@ from test_gui_support import (
     window,  # noqa: F401 - a fixture
 )
 
+from flowsynth_gui.features.audio_io import write_wav
 from flowsynth_gui.gui.dialogs.settings_dialog import SettingsDialog
 from flowsynth_gui.gui.main_window import MainWindow
 from flowsynth_gui.gui.session import Session, SessionOptions
 from flowsynth_gui.gui.settings import DEFAULTS, Settings
 from flowsynth_gui.midi import NoMidiSystemError
+from flowsynth_gui.synth import render
 
 
 def test_settings_have_defaults_types_and_refuse_unknown_keys(tmp_path: Path) -> None:
@@ -177,9 +179,13 @@ def test_a_broken_default_model_leaves_a_usable_window(qtbot, tmp_path: Path,
     assert win.status.text("model") == "Model: none"
     with qtbot.waitSignal(session.message_posted, timeout=5000) as posted:
         win.map.cursor_dragged.emit(0.5, 0.5)
-    assert "still loading" in posted.args[1]
-    with qtbot.waitSignal(session.model_loaded, timeout=20000):
+    assert "No model is loaded" in posted.args[1]
+    # a file dropped while a model loads waits for it, and is matched
+    wav = write_wav(tmp_path / "early.wav", render({}, note=60), 22050)
+    with qtbot.waitSignal(session.match_ready, timeout=30000):
         session.load_model(str(tiny_model))
+        session.match_file(str(wav))
+    assert any("starts once it is ready" in text for _, text in win.messages.messages)
     win.close()
 
 

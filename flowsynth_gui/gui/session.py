@@ -143,6 +143,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             parent=self)
         self._wireservices()
         self._explorer: Explorer | None = None
+        self._models_loading = 0  # loads queued or running (work submitted meanwhile waits)
         self.model_info: ModelInfo | None = None
         self.state: SoundState | None = None
         self.map_snapshot: MapSnapshot | None = None
@@ -258,9 +259,16 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def load_model(self, path: str, *, first: bool = False) -> None:
         """Load a checkpoint; a foreign or broken one leaves the current model in place."""
+        self._models_loading += 1
         self._work_lane.submit("loading the model", lambda: self._load_model(path, first))
 
     def _load_model(self, path: str, first: bool) -> None:
+        try:
+            self._load_model_now(path, first)
+        finally:
+            self._models_loading -= 1
+
+    def _load_model_now(self, path: str, first: bool) -> None:
         from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
         from flowsynth_gui.models import CheckpointError, load_checkpoint
 
@@ -401,7 +409,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def _on_state_lane(self, task: str, fn: Any, key: str | None = None) -> None:
         ex = self._explorer
         if ex is None:
-            self.post("info", "The model is still loading")
+            self.post("info", "The model is still loading" if self._models_loading else
+                      "No model is loaded: choose a model in Settings")
             return
         self._state_lane.submit(task, lambda: fn(ex), key=key)
 
@@ -546,10 +555,23 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, services)
 
     def _on_work_lane(self, task: str, fn: Any) -> None:
-        if self._explorer is None:
-            self.post("info", "The model is still loading; try again in a moment")
+        """Work that needs a model. While the first one loads it waits in the lane behind
+        the load (a file dropped at start-up is matched, not thrown away)."""
+        if self._explorer is not None:
+            self._work_lane.submit(task, fn)
             return
-        self._work_lane.submit(task, fn)
+        if not self._models_loading:
+            self.post("warning", f"No model is loaded, so {task} cannot start: choose a "
+                                 "model in Settings")
+            return
+        self.post("info", f"The model is still loading: {task} starts once it is ready")
+
+        def when_loaded() -> None:
+            if self._explorer is None:
+                self.post("warning", f"No model could be loaded, so {task} did not start")
+                return
+            fn()
+        self._work_lane.submit(task, when_loaded)
 
     # --- settings that act at once ------------------------------------------------------------
 
