@@ -221,3 +221,10 @@ def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:  # 
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     settle(qtbot, session)
     assert dict(session.state.values) == after
+
+
+def test_the_window_fits_a_1280_pixel_display(qtbot, window: MainWindow) -> None:  # noqa: F811
+    # with a model loaded: the map's choosers, knobs, sliders and parameter bars all filled
+    assert window.session.model_info is not None
+    assert window.minimumSizeHint().width() <= 1280
+    assert window.map.colour_by.width() >= window.map.colour_by.sizeHint().width()

@@ -15,7 +15,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from flowsynth_gui.gui.state import MapOverlays, MapSnapshot, ModelInfo, SoundState
 from flowsynth_gui.gui.theme import PLOT_BACKGROUND, PLOT_FOREGROUND, TAG_COLOURS
@@ -95,6 +103,9 @@ class MapPanel(QWidget):
         for combo in (self.x_axis, self.y_axis, self.colour_by):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.legend = QLabel()
+        # The legend is the part of this row that gives way on a small screen (cut at its
+        # right end): it must not make the window wider than a 1280-pixel display.
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         fit = QPushButton("Fit")
         fit.setToolTip("Show every point")
         fit.clicked.connect(self.fit)
@@ -151,6 +162,8 @@ class MapPanel(QWidget):
         for i, (negative, positive) in enumerate(info.tag_pairs):
             self.colour_by.addItem(f"{negative} ↔ {positive}", i)
         self.colour_by.addItem("Source", -1)
+        # The legend beside it gives way first: "Dark ↔ B…" could not be read.
+        self.colour_by.setMinimumWidth(self.colour_by.sizeHint().width())
         self.colour_by.setCurrentIndex(min(self._colour_by, self.colour_by.count() - 1)
                                        if self._colour_by >= 0 else self.colour_by.count() - 1)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QHelpEvent, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHelpEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import QScrollArea, QToolTip, QVBoxLayout, QWidget
 
 from flowsynth_gui.gui.state import ModelInfo, ParamInfo, SoundState
@@ -20,7 +28,8 @@ __all__ = ["ParamBars", "ParamsPanel"]
 
 ROW = 17
 NAME_WIDTH = 132
-VALUE_WIDTH = 112
+WIDEST_VALUE = "note 127.0 · 12.54 kHz"  # the value column fits this (a cutoff at the top)
+MIN_BAR = 40
 _ACTIVE = QColor("#2f81b7")
 _ACTIVE_DRAG = QColor("#4fc3f7")
 _PASSIVE = QColor("#4b5160")
@@ -40,7 +49,10 @@ class ParamBars(QWidget):
         self.values: dict[str, float] = {}
         self._editing: str | None = None
         self.setMouseTracking(False)
-        self.setMinimumWidth(NAME_WIDTH + VALUE_WIDTH + 80)
+        self._small_font = QFont(self.font())
+        self._small_font.setPointSizeF(max(7.0, self._small_font.pointSizeF() - 1))
+        self.value_width = QFontMetrics(self._small_font).horizontalAdvance(WIDEST_VALUE) + 8
+        self.setMinimumWidth(NAME_WIDTH + MIN_BAR + self.value_width + 8)
 
     def set_model(self, info: ModelInfo) -> None:
         by_name = {p.name: p for p in info.params}
@@ -60,7 +72,7 @@ class ParamBars(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(NAME_WIDTH + VALUE_WIDTH + 160, ROW * max(1, len(self.rows)))
+        return QSize(NAME_WIDTH + self.value_width + 160, ROW * max(1, len(self.rows)))
 
     def row_rect(self, name: str) -> QRectF:
         """The bar of parameter ``name`` (widget coordinates; tests aim at it)."""
@@ -70,14 +82,12 @@ class ParamBars(QWidget):
         raise KeyError(name)
 
     def _bar_width(self) -> float:
-        return max(20.0, self.width() - NAME_WIDTH - VALUE_WIDTH - 8)
+        return max(float(MIN_BAR), self.width() - NAME_WIDTH - self.value_width - 8)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
-        painter.setFont(small)
+        painter.setFont(self._small_font)
         text_colour = self.palette().text().color()
         top, bottom = event.rect().top(), event.rect().bottom()
         for i, row in enumerate(self.rows):
@@ -104,7 +114,7 @@ class ParamBars(QWidget):
         colour = _ACTIVE_DRAG if row.name == self._editing else _ACTIVE if active else _PASSIVE
         painter.fillRect(fill, colour)
         painter.setPen(text if active else _HEADER)
-        painter.drawText(QRectF(bar.right() + 6, y, VALUE_WIDTH, ROW),
+        painter.drawText(QRectF(bar.right() + 6, y, self.value_width, ROW),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                          row.format(value))
 
