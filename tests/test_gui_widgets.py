@@ -191,10 +191,15 @@ def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow)
     panel = window.neighbours
     window.tabs.setCurrentWidget(panel)
     panel.count.setValue(5)
+    (x0, x1), _ = window.map.view_box.viewRange()
+    window.map.view_box.translateBy(x=(x1 - x0) * 3)  # the user had panned far away
     with qtbot.waitSignal(session.overlays_changed, timeout=5000):
         qtbot.mouseClick(panel.find, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: panel.list.count() == 5, 5)
     assert len(window.map.neighbours.data) == 5
+    (x0, x1), (y0, y1) = window.map.view_box.viewRange()  # the view came to them
+    data = window.map.neighbours.data
+    assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in zip(data["x"], data["y"], strict=True))
     item = panel.list.item(2)
     rect = panel.list.visualItemRect(item)
     with qtbot.waitSignal(session.params_changed, timeout=5000):

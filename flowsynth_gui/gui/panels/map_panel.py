@@ -192,21 +192,29 @@ class MapPanel(QWidget):
         self.cursor_position = state.position
         self.cursor.setPos(state.position)
         if not self.view_box.dragging:
-            self._keep_in_view(state.position)
+            self._keep_in_view(np.array([state.position]))
 
-    def _keep_in_view(self, position: tuple[float, float]) -> None:
-        """Pan (never zoom) so that the cursor stays visible when a knob or a preset moves it."""
+    def _keep_in_view(self, positions: np.ndarray) -> None:
+        """Pan (never zoom) so that these points stay visible: the cursor when a knob or a
+        preset moves it, new refinement candidates or variations when they appear."""
         (x0, x1), (y0, y1) = self.view_box.viewRange()
-        margin_x, margin_y = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
-        dx = min(0.0, position[0] - (x0 + margin_x)) + max(0.0, position[0] - (x1 - margin_x))
-        dy = min(0.0, position[1] - (y0 + margin_y)) + max(0.0, position[1] - (y1 - margin_y))
-        if dx or dy:
-            self.view_box.translateBy(x=dx, y=dy)
+        low, high = positions.min(axis=0), positions.max(axis=0)
+        shift = []
+        for (v0, v1), lo, hi in zip(((x0, x1), (y0, y1)), low, high, strict=True):
+            margin = 0.05 * (v1 - v0)
+            shift.append(min(0.0, lo - (v0 + margin)) + max(0.0, hi - (v1 - margin)))
+        if shift[0] or shift[1]:
+            self.view_box.translateBy(x=shift[0], y=shift[1])
 
     def show_overlays(self, overlays: MapOverlays) -> None:
+        new = [np.asarray(points) for points, shown in (
+            (overlays.candidates, self.candidates), (overlays.neighbours, self.neighbours))
+            if len(points) and not np.array_equal(points, _shown_positions(shown))]
         self.match.setData(pos=overlays.match)
         self.candidates.setData(pos=overlays.candidates)
         self.neighbours.setData(pos=overlays.neighbours)
+        if new and not self.view_box.dragging:
+            self._keep_in_view(np.concatenate([*new, [self.cursor_position]]))
         path = overlays.path
         self.path.setData(path[:, 0], path[:, 1]) if len(path) else self.path.setData([], [])
 
@@ -336,6 +344,11 @@ class MapPanel(QWidget):
         self._colour_by = int(pair) if pair is not None else 0
         self._draw_points()
         self.colour_chosen.emit(self._colour_by)
+
+
+def _shown_positions(scatter: pg.ScatterPlotItem) -> np.ndarray:
+    data = scatter.data
+    return np.column_stack([data["x"], data["y"]]) if len(data) else np.empty((0, 2))
 
 
 def _user_names(snapshot: MapSnapshot) -> set[str]:
