@@ -131,6 +131,15 @@ def test_the_app_works_without_audio_or_midi_devices(qtbot, tmp_path: Path,
     with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
         qtbot.keyClick(win.map, Qt.Key.Key_Space)  # play: says why there is no sound
     assert "Cannot play" in posted.args[1]
+    # recording: said once, then the buttons wait for another input device
+    arm = win.matching.arm
+    with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
+        qtbot.mouseClick(arm, Qt.MouseButton.LeftButton)
+    assert "No audio input" in posted.args[1] and "Settings" in posted.args[1]
+    wait_until(qtbot, lambda: not arm.isEnabled() and not win.matching.record.isEnabled(), 5)
+    assert "Settings" in arm.toolTip()
+    session.apply_settings({"audio/input_device": "FlowSynth test: another input"})
+    wait_until(qtbot, lambda: arm.isEnabled(), 5)
     win.close()
 
 

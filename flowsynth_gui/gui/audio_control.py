@@ -70,6 +70,7 @@ class AudioControl(QObject):
         """Use other devices or another buffer size; the player is reopened on a worker."""
         self.output_device, self.input_device = output_device, input_device
         self.blocksize = blocksize
+        self.recording_changed.emit("idle")  # another input may work: the buttons come back
         if self.enabled:
             self._lane.submit("reopening the audio output", self._reopen)
 
@@ -195,9 +196,10 @@ class AudioControl(QObject):
         recorder = self.recorder
         if not recorder.available:
             self.problem_reported.emit("warning", f"No audio input: "
-                                                  f"{recorder.unavailable_reason}")
+                                                  f"{recorder.unavailable_reason}. Choose an "
+                                                  "input device in Settings.")
             self.recorder = None
-            self.recording_changed.emit("idle")
+            self.recording_changed.emit("unavailable")  # not again at every click
             return
         try:
             recorder.arm() if action == "arm" else recorder.record()

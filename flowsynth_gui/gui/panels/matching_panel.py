@@ -145,9 +145,14 @@ class MatchingPanel(QWidget):
         self.meter.setValue(int(max(METER_FLOOR_DB, min(0.0, peak_db))))
 
     def show_recording(self, state: str) -> None:
+        """'idle', 'armed', 'recording', or 'unavailable' (no input device: the buttons are
+        disabled until the audio settings change)."""
         for button, on in ((self.arm, state in ("armed", "recording")),
                            (self.record, state == "recording")):
             button.blockSignals(True)
             button.setChecked(on)
             button.blockSignals(False)
+            button.setEnabled(state != "unavailable")
+            button.setToolTip("No audio input device: choose one in Settings"
+                              if state == "unavailable" else "")
         self.record.setText("■ Stop" if state == "recording" else "● Record")
