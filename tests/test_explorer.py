@@ -31,6 +31,7 @@ from flowsynth_gui.explorer import (
     tag_scores,
 )
 from flowsynth_gui.explorer.rendering import render_presets
+from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible, load_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
 from flowsynth_gui.presets.library import Preset, PresetLibrary
@@ -196,7 +197,7 @@ def test_moving_on_the_map_takes_under_2_ms(explorer: Explorer) -> None:
     assert np.median(times) < 2e-3
 
 
-def test_presets_without_audio_are_placed_through_the_inverse_flow(
+def test_presets_without_audio_are_placed_by_their_rendered_sound(
         explorer: Explorer, tmp_path: Path) -> None:
     library = PresetLibrary(tmp_path)
     values = {name: 0.3 + 0.02 * i for i, name in enumerate(explorer.names)}
@@ -205,15 +206,18 @@ def test_presets_without_audio_are_placed_through_the_inverse_flow(
     assert (added, skipped) == (1, [])
     point = explorer.map.points[-1]
     assert point.source == "library" and point.labels.tolist() == [-1, 0, 0, -1]
-    np.testing.assert_allclose(explorer.codec.to_params(point.z), list(values.values()),
-                               atol=1e-4)
+    heard = explorer.codec.encode_audio(render_presets(
+        np.array([list(values.values())]), explorer.names, REFERENCE_NOTE))[0]
+    np.testing.assert_allclose(point.z, heard, atol=1e-6)
     h2p = [read_h2p(path) for path in sorted(H2P_DIR.glob("*.h2p"))]
     assert explorer.add_presets_to_map(h2p, source="h2p") == len(h2p)
     arp = next(p for p in explorer.map.points if p.name == "diva_saved_arp")
     assert arp.tags == ["Soft", "Modern"] and arp.labels[3] == -1
-    # Loading it keeps the effects and every value the model does not control.
+    # Loading it keeps the effects and every value the model does not control, and puts
+    # the cursor on the point that was clicked.
     preset = explorer.go_to_map_point(explorer.map.points.index(arp))
     assert preset == arp.params
+    np.testing.assert_array_equal(explorer.z, arp.z)
 
 
 # --- neighbourhood and interpolation ------------------------------------------------------------
@@ -349,14 +353,13 @@ def test_non_invertible_models_say_so(trained: tuple[LoadedCheckpoint, LoadedDat
     # interpolation runs between the presets' encoded sounds: no inverse needed
     path = explorer.interpolate(preset, preset, 3)
     np.testing.assert_array_equal(path.latent_params[0], list(preset.values()))
-    with pytest.raises(NotInvertible):
-        explorer.add_presets_to_map([Preset("x", preset)])
+    assert explorer.add_presets_to_map([Preset("x", preset)]) == 1  # placed by sound
     assert explorer.semantic_sliders() == []
     with pytest.raises(ValueError, match="flow_dis"):
         explorer.set_semantic(0, 1.0)
     explorer.set_latent(np.ones(16))  # exploring the latent itself still works
     explorer.add_dataset_to_map(trained[1], "test", limit=3)
-    assert len(explorer.map) == 3
+    assert len(explorer.map) == 1 + 3
 
     cnn = build_model(load_train_config("tiny").model_config("cnn", 16)).eval()
     with pytest.raises(ValueError, match="no latent space"):

@@ -2,9 +2,12 @@
 
 - Dataset sounds are placed by their audio (the stored log-mels through ``encode``) and keep
   their true parameters and their tags (the dataset's labels and Character strings).
-- Presets (the user's library, imported ``.h2p`` files) have no audio: they are placed by their
-  parameters through ``f^-1`` (``latent_from_params``), which needs an invertible model.
-  Parameters a preset leaves out take the synth's defaults, as when it is played.
+- Presets (the user's library, imported ``.h2p`` files, the map's sketches) come without audio:
+  the synth renders them (the model's parameters; the others at their defaults, as in the
+  training data) and they are placed where the model hears that sound, by ``encode``. Not
+  through ``f^-1``: for presets the CPU-trained regression does not reproduce (real Diva
+  presets), ``f^-1`` lands at |z| of 50 to 170, far outside the prior (|z| ~ 6), where the map,
+  the sliders (±3) and the knobs cannot reach them.
 - Sounds (audio arrays at the reference pitch) are placed by ``encode``.
 """
 
@@ -17,6 +20,8 @@ import numpy as np
 from flowsynth_gui.data.dataset import LoadedDataset
 from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.preset_map import MapPoint, labels_from_tags
+from flowsynth_gui.explorer.rendering import render_presets
+from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset
 from flowsynth_gui.synth import params as param_specs
@@ -49,13 +54,14 @@ def dataset_points(codec: LatentCodec, dataset: LoadedDataset, which: str | None
 
 
 def preset_points(codec: LatentCodec, presets: Iterable[Preset | H2pPreset],
-                  source: str = "library") -> list[MapPoint]:
-    """Points for presets without audio, placed through ``f^-1`` (NotInvertible otherwise)."""
+                  source: str = "library", workers: int | None = None) -> list[MapPoint]:
+    """Points for presets without audio, placed by their rendered sound (see the module doc).
+    Any model can place them; the point keeps the preset's exact parameters."""
     items = [Preset.from_h2p(p) if isinstance(p, H2pPreset) else p for p in presets]
     if not items:
         return []
     vectors = np.stack([model_vector(p.parameters, codec.names) for p in items])
-    z = codec.to_latent(vectors)
+    z = codec.encode_audio(render_presets(vectors, codec.names, REFERENCE_NOTE, workers))
     pairs = codec.metadata.tag_pairs
     return [MapPoint(p.name, source, z[i], dict(p.parameters), labels_from_tags(p.tags, pairs),
                      ", ".join(p.tags))

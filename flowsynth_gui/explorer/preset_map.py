@@ -1,8 +1,9 @@
 """The latent map: every known preset placed in a 2-D view of the latent space.
 
-Points come from sounds (encoded: a dataset's log-mels, audio files) or from parameters
-(``f^-1`` of an invertible model: imported ``.h2p`` files, the user's library); each keeps its
-tags as labels in TAG_PAIRS order (-1 negative tag, +1 positive, 0 untagged) for colouring.
+Every point sits where the model hears it: sounds are encoded (a dataset's log-mels, audio
+files), presets are rendered then encoded (imported ``.h2p`` files, the user's library, see
+``map_sources.py``). Each keeps its tags as labels in TAG_PAIRS order (-1 negative tag, +1
+positive, 0 untagged) for colouring.
 
 The view's axes are either two latent dimensions, or the first two principal components of the
 points' latents. :meth:`PresetMap.lift` maps any 2-D point back to a full latent: the plane's

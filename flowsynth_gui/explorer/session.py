@@ -288,8 +288,8 @@ class Explorer:
 
     def add_presets_to_map(self, presets: Iterable[Preset | H2pPreset],
                            source: str = "library") -> int:
-        """Place presets without audio through ``f^-1`` (NotInvertible for other models)."""
-        points = preset_points(self.codec, presets, source)
+        """Place presets without audio where the model hears them (rendered, encoded)."""
+        points = preset_points(self.codec, presets, source, self.workers)
         with self._lock:
             self.map.add(points)
         return len(points)
@@ -323,13 +323,13 @@ class Explorer:
                 self.map.set_dims(*dims)
 
     def go_to_map_point(self, index: int) -> dict[str, float]:
-        """Load map point ``index``: its own parameters when known, else its latent."""
+        """Load map point ``index``: its own parameters when known (else its latent), at the
+        point's place, so that the cursor lands on the point clicked."""
         point = self.map.points[index]
         if point.params is None:
             self.set_latent(point.z, label=point.name)
         else:
-            self.load_preset(point.params, z=None if self.codec.invertible else point.z,
-                             label=point.name)
+            self.load_preset(point.params, z=point.z, label=point.name)
         return self.preset()
 
     # --- neighbourhood and interpolation ---------------------------------------------------
