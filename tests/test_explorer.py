@@ -218,6 +218,11 @@ def test_presets_without_audio_are_placed_by_their_rendered_sound(
     preset = explorer.go_to_map_point(explorer.map.points.index(arp))
     assert preset == arp.params
     np.testing.assert_array_equal(explorer.z, arp.z)
+    # presets the model made itself go where they were made
+    z = np.zeros((1, explorer.codec.latent_dim))
+    made = Preset("made", dict(zip(explorer.names, explorer.codec.to_params(z)[0], strict=True)))
+    explorer.add_presets_to_map([made], source="sketch", latents=z)
+    np.testing.assert_array_equal(explorer.map.points[-1].z, z[0])
 
 
 # --- neighbourhood and interpolation ------------------------------------------------------------

@@ -113,6 +113,9 @@ def test_sketches_are_deterministic_named_and_audible(tmp_path: Path) -> None:
     assert [p.parameters for p in first] == [p.parameters for p in again]
     assert all(p.name.startswith("Sketch ") for p in first)
     assert all(set(p.parameters) == set(codec.names) for p in first)
+    # each keeps the latent it was made from, which the model maps back to it exactly
+    made = codec.to_params(np.array([p.latent for p in first]))
+    np.testing.assert_allclose(made, [list(p.parameters.values()) for p in first], atol=1e-9)
     stop = threading.Event()
     stop.set()
     assert sketch_presets(codec, 6, should_stop=stop) == []

@@ -54,14 +54,21 @@ def dataset_points(codec: LatentCodec, dataset: LoadedDataset, which: str | None
 
 
 def preset_points(codec: LatentCodec, presets: Iterable[Preset | H2pPreset],
-                  source: str = "library", workers: int | None = None) -> list[MapPoint]:
+                  source: str = "library", workers: int | None = None,
+                  latents: np.ndarray | None = None) -> list[MapPoint]:
     """Points for presets without audio, placed by their rendered sound (see the module doc).
-    Any model can place them; the point keeps the preset's exact parameters."""
+    Any model can place them; the point keeps the preset's exact parameters. ``latents``:
+    where the model made the presets (``f(z)``, e.g. the map's sketches), to place them there."""
     items = [Preset.from_h2p(p) if isinstance(p, H2pPreset) else p for p in presets]
     if not items:
         return []
     vectors = np.stack([model_vector(p.parameters, codec.names) for p in items])
-    z = codec.encode_audio(render_presets(vectors, codec.names, REFERENCE_NOTE, workers))
+    if latents is not None:
+        z = np.asarray(latents, dtype=np.float64)
+        if z.shape != (len(items), codec.latent_dim):
+            raise ValueError(f"latents must have shape ({len(items)}, {codec.latent_dim})")
+    else:
+        z = codec.encode_audio(render_presets(vectors, codec.names, REFERENCE_NOTE, workers))
     pairs = codec.metadata.tag_pairs
     return [MapPoint(p.name, source, z[i], dict(p.parameters), labels_from_tags(p.tags, pairs),
                      ", ".join(p.tags))

@@ -287,9 +287,10 @@ class Explorer:
         return len(points)
 
     def add_presets_to_map(self, presets: Iterable[Preset | H2pPreset],
-                           source: str = "library") -> int:
-        """Place presets without audio where the model hears them (rendered, encoded)."""
-        points = preset_points(self.codec, presets, source, self.workers)
+                           source: str = "library", latents: np.ndarray | None = None) -> int:
+        """Place presets without audio where the model hears them (rendered, encoded), or at
+        ``latents`` for presets the model made itself (``params = f(z)``)."""
+        points = preset_points(self.codec, presets, source, self.workers, latents)
         with self._lock:
             self.map.add(points)
         return len(points)

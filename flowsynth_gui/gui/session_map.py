@@ -59,7 +59,9 @@ class MapMixin:
         for preset in presets:
             self._tags_by_name[preset.name] = tuple(preset.tags)
         ex.map.remove_source(SKETCH_SOURCE)
-        ex.add_presets_to_map(presets, SKETCH_SOURCE)
+        if presets:  # placed where they were made: f reproduces them exactly there
+            ex.add_presets_to_map(presets, SKETCH_SOURCE,
+                                  latents=np.array([p.latent for p in presets]))
         self._publish_map(ex)
 
     def _publish_map(self, ex: Explorer) -> None:

@@ -35,7 +35,8 @@ _SPREAD = 0.9  # a little inside the prior: the far tails are rarely trained sou
 def sketch_presets(codec: LatentCodec, count: int, *, seed: int = 0, note: int = 60,
                    workers: int | None = None, should_stop: StopFlag = None,
                    progress: Callable[[int, int], None] | None = None) -> list[Preset]:
-    """Up to ``count`` audible presets sampled from the prior, named and tagged by ear."""
+    """Up to ``count`` audible presets sampled from the prior, named and tagged by ear; each
+    keeps the latent it was made from (``latent``), where the map places it."""
     if count <= 0:
         return []
     z = _SPREAD * np.random.default_rng(seed).standard_normal((count, codec.latent_dim))
@@ -55,7 +56,7 @@ def sketch_presets(codec: LatentCodec, count: int, *, seed: int = 0, note: int =
                 continue
             values = dict(zip(codec.names, np.clip(row, 0.0, 1.0).tolist(), strict=True))
             presets.append(Preset(f"Sketch {start + i + 1:03d}", values,
-                                  labels_to_tags(labels[i])))
+                                  labels_to_tags(labels[i]), z[start + i].tolist()))
         if progress is not None:
             progress(min(count, start + _CHUNK), count)
     return presets
