@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QToolBar, QWidget
@@ -136,6 +137,9 @@ def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  #
     settle(qtbot, session)
     assert session.state.name == "My pad"
     assert all(abs(session.state.values[k] - v) < 1e-12 for k, v in saved_values.items())
+    # the cursor goes where the map places the preset: where the model hears it
+    heard = session.explorer.heard_latent(saved_values)
+    assert np.allclose(session.state.z, heard, atol=1e-9)
 
 
 def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noqa: F811

@@ -39,7 +39,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from flowsynth_gui.explorer.rendering import render_presets
 from flowsynth_gui.features.mel import log_mel, log_mel_batch
+from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible
 from flowsynth_gui.models.latent_map import LatentParamMap
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE
@@ -104,6 +106,11 @@ class LatentCodec:
         if audio.ndim == 1:
             return self.encode_log_mels(log_mel(audio, sample_rate)[None])[0]
         return self.encode_log_mels(log_mel_batch(audio, sample_rate))
+
+    def encode_presets(self, vectors: np.ndarray, workers: int | None = None) -> np.ndarray:
+        """Where the model hears presets ``(N, P)`` (model order): rendered at the reference
+        pitch, the other parameters at their defaults as in the training data, encoded."""
+        return self.encode_audio(render_presets(vectors, self.names, REFERENCE_NOTE, workers))
 
     # --- latent ↔ parameters ---------------------------------------------------------------
 

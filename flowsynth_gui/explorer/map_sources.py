@@ -20,8 +20,6 @@ import numpy as np
 from flowsynth_gui.data.dataset import LoadedDataset
 from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.preset_map import MapPoint, labels_from_tags
-from flowsynth_gui.explorer.rendering import render_presets
-from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset
 from flowsynth_gui.synth import params as param_specs
@@ -68,7 +66,7 @@ def preset_points(codec: LatentCodec, presets: Iterable[Preset | H2pPreset],
         if z.shape != (len(items), codec.latent_dim):
             raise ValueError(f"latents must have shape ({len(items)}, {codec.latent_dim})")
     else:
-        z = codec.encode_audio(render_presets(vectors, codec.names, REFERENCE_NOTE, workers))
+        z = codec.encode_presets(vectors, workers)
     pairs = codec.metadata.tag_pairs
     return [MapPoint(p.name, source, z[i], dict(p.parameters), labels_from_tags(p.tags, pairs),
                      ", ".join(p.tags))

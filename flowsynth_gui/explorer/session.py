@@ -41,7 +41,7 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import PresetMap
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.rendering import StopFlag, render_presets
+from flowsynth_gui.explorer.rendering import StopFlag
 from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
 from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher, MatchResult
 from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
@@ -166,6 +166,12 @@ class Explorer:
             if record:
                 self.commit(label)
             return latent.copy()
+
+    def heard_latent(self, params: PresetLike) -> np.ndarray:
+        """Where the model hears a preset: its render (the model's parameters) encoded. The
+        map places presets there; unlike ``f^-1`` it stays inside the prior for presets the
+        model does not reproduce (see ``map_sources.py``)."""
+        return self.codec.encode_presets(self._split(params)[0][None], self.workers)[0]
 
     def _split(self, params: PresetLike) -> tuple[np.ndarray, dict[str, float]]:
         """A preset → (model-order vector, extras by name), validated."""
@@ -346,8 +352,7 @@ class Explorer:
         straight parameter path. The path runs between where the model hears the two presets
         (their renders, encoded), not between their ``f^-1`` (see ``neighbourhood.py``)."""
         v_a, v_b = self._split(a)[0], self._split(b)[0]
-        audio = render_presets(np.stack([v_a, v_b]), self.names, REFERENCE_NOTE, self.workers)
-        ends = self.codec.encode_audio(audio)
+        ends = self.codec.encode_presets(np.stack([v_a, v_b]), self.workers)
         return interpolate(self.codec, v_a, v_b, steps, ends=ends)
 
     # --- matching --------------------------------------------------------------------------

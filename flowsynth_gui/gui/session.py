@@ -519,9 +519,10 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def _load_values(self, ex: Explorer, values: dict[str, float], name: str,
                      tags: tuple[str, ...], z: np.ndarray | None = None) -> None:
-        """Make a preset current under ``name`` and tell everyone (state or work lane)."""
+        """Make a preset current under ``name`` and tell everyone (state or work lane). A
+        preset from a file goes where the map would place it (``heard_latent``)."""
         self._tags_by_name[name] = tags
-        ex.load_preset(values, z=z, record=False)
+        ex.load_preset(values, z=ex.heard_latent(values) if z is None else z, record=False)
         self._set_name(name)
         ex.commit(name)
         self._publish(ex, "preset")
