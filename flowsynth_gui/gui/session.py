@@ -313,10 +313,11 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def _carry_over(self, previous: Explorer, explorer: Explorer) -> None:
         """The sound the user had stays current under the new model."""
-        try:
-            explorer.load_preset(previous.preset(), record=False)
+        values = previous.preset()
+        try:  # where the new model hears it (any model can: no f^-1 needed)
+            explorer.load_preset(values, z=explorer.heard_latent(values), record=False)
             explorer.commit(self._display_name())
-        except ValueError as err:  # a model without f^-1: start from its own origin
+        except ValueError as err:  # e.g. the new model explores other parameters
             log.warning("could not carry the current sound over: %s", err)
 
     def _cache_folder(self) -> str:
