@@ -204,3 +204,18 @@ def test_the_settings_dialog_lists_choices(qtbot, window: MainWindow) -> None:  
     assert dialog.changes() == {}
     dialog.channel.setValue(9)
     assert dialog.changes() == {"midi/out_channel": 9}
+
+
+def test_loading_another_model_keeps_the_current_sound(qtbot, window: MainWindow,  # noqa: F811
+                                                      tiny_model: Path) -> None:  # noqa: F811
+    session = window.session
+    name = session.model_info.active[0]
+    session.set_param(name, 0.123, final=True)
+    settle(qtbot, session)
+    before = dict(session.state.values)
+    with qtbot.waitSignal(session.model_loaded, timeout=20000):
+        session.load_model(str(tiny_model))
+    settle(qtbot, session)
+    assert dict(session.state.values) == before
+    heard = session.explorer.heard_latent(before)
+    assert max(abs(a - b) for a, b in zip(session.state.z, heard, strict=True)) < 1e-9
