@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from flowsynth_gui.data.dataset import DatasetSpec, build_dataset, load_dataset
 from flowsynth_gui.evaluation.table import (
@@ -48,6 +49,14 @@ def test_nearest_neighbour_finds_a_training_sound_for_a_duplicate(data: Path) ->
     train = dataset.subset("train")
     scores = nearest_neighbour_reference(dataset, train[:5])  # training sounds find themselves
     assert np.allclose(scores.mse_n, 0.0)
+    # its PCA projects randomly, from a seed of its own: the row neither depends on nor moves
+    # the caller's random state (the table's rows are computed one after another)
+    state = torch.get_rng_state()
+    first = nearest_neighbour_reference(dataset, dataset.subset("test"))
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(1000)
+    again = nearest_neighbour_reference(dataset, dataset.subset("test"))
+    np.testing.assert_array_equal(again.sc, first.sc)
 
 
 def test_tables_hold_mean_and_std(tmp_path: Path) -> None:
