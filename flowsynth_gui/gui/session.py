@@ -144,6 +144,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self._wireservices()
         self._explorer: Explorer | None = None
         self._models_loading = 0  # loads queued or running (work submitted meanwhile waits)
+        self._models_loading_lock = threading.Lock()  # counted up here, down on a worker
         self.model_info: ModelInfo | None = None
         self.state: SoundState | None = None
         self.map_snapshot: MapSnapshot | None = None
@@ -259,14 +260,16 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def load_model(self, path: str, *, first: bool = False) -> None:
         """Load a checkpoint; a foreign or broken one leaves the current model in place."""
-        self._models_loading += 1
+        with self._models_loading_lock:
+            self._models_loading += 1
         self._work_lane.submit("loading the model", lambda: self._load_model(path, first))
 
     def _load_model(self, path: str, first: bool) -> None:
         try:
             self._load_model_now(path, first)
         finally:
-            self._models_loading -= 1
+            with self._models_loading_lock:
+                self._models_loading -= 1
 
     def _load_model_now(self, path: str, first: bool) -> None:
         from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
