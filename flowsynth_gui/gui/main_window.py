@@ -31,6 +31,7 @@ from flowsynth_gui.gui.panels.params_panel import ParamsPanel
 from flowsynth_gui.gui.panels.sound_panel import SoundPanel
 from flowsynth_gui.gui.panels.status_bar import StatusBar
 from flowsynth_gui.gui.session import Session
+from flowsynth_gui.gui.session_matching import MATCH_FAILED
 from flowsynth_gui.gui.theme import apply_theme
 
 __all__ = ["MainWindow"]
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         s.overlays_changed.connect(self.map.show_overlays)
         s.match_ready.connect(self.matching.show_match)
         s.match_ready.connect(lambda _: self.tabs.setCurrentWidget(self.matching))
+        s.match_ready.connect(lambda _: self.messages.dismiss_if_starts(MATCH_FAILED))
         s.refine_progressed.connect(self.matching.show_refine_progress)
         s.macros_ranked.connect(self.controls.show_macros)
         s.macros_progressed.connect(self.controls.show_ranking_progress)

@@ -302,6 +302,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self._publish(explorer, "model")
         self._build_map(explorer)
         self._rank_macros(explorer)
+        self._in_gui(self._collector.settle)  # the model stays out of later collections
 
     def _model_failed(self, path: str, err: Exception, first: bool) -> None:
         keep = ("; the current model stays" if self._explorer is not None

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["SAMPLE_RATE", "MatchingMixin"]
 
 SAMPLE_RATE = 22050  # what the matcher and the previews work at
+MATCH_FAILED = "Cannot match"  # how a failed match's warning starts (a later match drops it)
 
 
 class MatchingMixin:
@@ -40,7 +41,7 @@ class MatchingMixin:
             try:
                 loaded = load_audio(path, sample_rate=SAMPLE_RATE, duration=None)
             except AudioFileError as err:
-                self.post("warning", f"Cannot match this file: {err}")
+                self.post("warning", f"{MATCH_FAILED} this file: {err}")
                 return
             self._match(loaded.samples, Path(path).stem, loaded.notes)
         self._on_work_lane("matching the sound", match)
@@ -59,7 +60,7 @@ class MatchingMixin:
         try:
             result = ex.match(samples, SAMPLE_RATE, record=False)
         except AudioFileError as err:  # silent, too short, ...
-            self.post("warning", f"Cannot match {source}: {err}")
+            self.post("warning", f"{MATCH_FAILED} {source}: {err}")
             return
         finally:
             self._busy("matching", False)
@@ -79,10 +80,7 @@ class MatchingMixin:
                              result.spectral_convergence, tuple(notes) + tuple(result.notes),
                              (CandidateInfo("model's answer", result.spectral_convergence),))
         self._last_match = report
-        self.match_ready.emit(report)
-        # Also replaces a warning left by an earlier file that could not be matched.
-        self.post("info", f"Matched {source}: MIDI note {result.note}, spectral distance "
-                          f"{result.spectral_convergence:.3f}")
+        self.match_ready.emit(report)  # the window then drops a warning left by a failed one
         self._publish(ex, "match")
         self.preset_loaded.emit(name)
 

@@ -51,6 +51,11 @@ class MessageBar(QWidget):
         else:
             self._fade.stop()
 
+    def dismiss_if_starts(self, prefix: str) -> None:
+        """Close the bar if what it shows begins with ``prefix`` (a problem since solved)."""
+        if self.isVisible() and self.text.text().startswith(prefix):
+            self.hide()
+
     @property
     def last(self) -> tuple[str, str] | None:
         return self.messages[-1] if self.messages else None
