@@ -162,6 +162,8 @@ def test_a_long_sound_name_does_not_widen_the_sound_panel(qtbot) -> None:  # noq
 
     panel = SoundPanel()
     qtbot.addWidget(panel)
+    # before any sound: the plots already span the 4 s every sound has (no redraw later)
+    assert panel.target.wave.getViewBox().viewRange()[0] == [0.0, 4.0]
     before = panel.minimumSizeHint().width()
     audio = np.zeros(22050, dtype=np.float32)
     long = "Sketch 031 ~3 → Sketch 042 step 4 of 8 straight " * 3

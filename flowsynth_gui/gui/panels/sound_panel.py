@@ -34,6 +34,9 @@ def frequency_ticks() -> list[tuple[float, str]]:
                               (10000, "10k"))]
 
 
+SOUND_SECONDS = 4.0  # the length of every preview and target (the paper's protocol)
+
+
 class _SoundView:
     """One waveform plot and one spectrogram image."""
 
@@ -60,11 +63,22 @@ class _SoundView:
         self.image = pg.ImageItem()
         self.image.setColorMap(pg.colormap.get("inferno"))
         self.spectrogram.addItem(self.image)
+        # The ranges every sound has, from the start: empty plots read as seconds, and the
+        # first sound shown does not make the axes redraw (the match's GUI-thread time).
+        self.wave.setXRange(0, SOUND_SECONDS, padding=0)
+        self.spectrogram.setXRange(0, SOUND_SECONDS, padding=0)
+        self.spectrogram.setYRange(0, 1, padding=0)
         self.shown: Rendered | None = None
+        self._ticks_set = False
+
+    def prepare_axes(self) -> None:
+        """The frequency ticks (needs the mel scale: done once the features are loaded)."""
+        if not self._ticks_set:
+            self.spectrogram.getAxis("left").setTicks([frequency_ticks()])
+            self._ticks_set = True
 
     def show(self, rendered: Rendered) -> None:
-        if self.shown is None:
-            self.spectrogram.getAxis("left").setTicks([frequency_ticks()])
+        self.prepare_axes()
         self.shown = rendered
         audio = np.asarray(rendered.audio, dtype=np.float32)
         seconds = len(audio) / rendered.sample_rate
@@ -118,6 +132,7 @@ class SoundPanel(QWidget):
 
     def show_preview(self, rendered: Rendered) -> None:
         self.current.show(rendered)
+        self.target.prepare_axes()  # now, not when a match arrives
         self.current_title.setText(f"Current sound — {rendered.title}")
 
     def show_target(self, rendered: Rendered) -> None:
