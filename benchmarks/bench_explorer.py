@@ -30,12 +30,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from flowsynth_gui.data.dataset import DatasetSpec, LoadedDataset, build_dataset, load_dataset
-from flowsynth_gui.explorer import Explorer, MacroSettings, tag_scores
+from flowsynth_gui.explorer import Explorer, MacroSettings
 from flowsynth_gui.explorer.rendering import render_log_mels, render_presets
-from flowsynth_gui.explorer.semantic import SLIDER_RANGE, tag_rules_of
+from flowsynth_gui.explorer.semantic import (
+    SLIDER_RANGE,
+    slider_rank_correlations,
+    sweep_slider,
+    tag_rules_of,
+)
 from flowsynth_gui.features.mel import mel_magnitude
 from flowsynth_gui.features.metrics import spectral_convergence
 from flowsynth_gui.models import load_checkpoint
@@ -86,12 +90,9 @@ def semantic(explorer: Explorer, starts: np.ndarray, steps: int) -> None:
     print(f"semantic sliders: Spearman(slider, tag score), {len(starts)} starts x {steps} "
           "positions (target >= 0.9)")
     for slider in explorer.semantic_sliders():
-        latents = np.repeat(starts, steps, axis=0)
-        latents[:, slider.dim] = np.tile(positions, len(starts))
-        audio = render_presets(explorer.codec.to_params(latents), explorer.names, 60)
-        scores = tag_scores(audio, SR, rules)[:, slider.dim].reshape(len(starts), steps)
-        rhos = np.array([spearmanr(positions, row).statistic for row in scores])
-        rhos = np.nan_to_num(rhos)  # a constant score (silent start) correlates with nothing
+        sweep = sweep_slider(explorer.codec.to_params, explorer.names, starts, slider.dim,
+                             positions, rules, workers=explorer.workers)
+        rhos = slider_rank_correlations(positions, sweep.scores[:, :, slider.dim])
         print(f"  {slider.label:<20} median {np.median(rhos):+.2f}   "
               f"(mean {rhos.mean():+.2f}, >= 0.9 for {np.mean(rhos >= 0.9):.0%} of starts)")
 

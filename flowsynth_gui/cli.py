@@ -78,6 +78,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_align(args: argparse.Namespace) -> int:
+    from flowsynth_gui.training.slider_alignment import AlignSettings, align_sliders
+
+    given = {name: getattr(args, name) for name in ("steps", "weight", "margin", "threads", "seed")
+             if getattr(args, name) is not None}
+    result = align_sliders(args.checkpoint, args.data, args.out, AlignSettings(**given))
+    before, after = result.figures["before"], result.figures["after"]
+    print(f"slider hinge (valid) {sum(before['hinge']):.4f} -> {sum(after['hinge']):.4f}; "
+          f"param MSE {before['param_mse']:.4f} -> {after['param_mse']:.4f} in "
+          f"{result.figures['seconds']:.0f} s")
+    print(f"checkpoint: {result.checkpoint} (+ {result.checkpoint.with_suffix('.json')}); "
+          "measure the sliders on rendered audio with benchmarks/bench_explorer.py --checkpoint")
+    return 0
+
+
 def _cmd_match(args: argparse.Namespace) -> int:
     from flowsynth_gui.fileio import atomic_write_text
     from flowsynth_gui.inference.match import Matcher
@@ -204,6 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--restart", action="store_true",
                           help="ignore a saved training state and start from scratch")
     training.set_defaults(run=_cmd_train)
+
+    align = sub.add_parser("align-sliders", help=(
+        "fine-tune a Flow_dis so that each semantic slider moves its tag's score"))
+    align.add_argument("--checkpoint", type=Path, required=True, help="Flow_dis checkpoint")
+    align.add_argument("--data", type=Path, required=True,
+                       help="the dataset folder the model was trained on")
+    align.add_argument("--out", type=Path, required=True, help="new checkpoint path (NAME.pt)")
+    align.add_argument("--steps", type=int, help="fine-tuning steps (default 1500)")
+    align.add_argument("--weight", type=float, help="weight of the slider term (default 500)")
+    align.add_argument("--margin", type=float,
+                       help="score rise per latent unit, in corpus stds (default 0.3)")
+    align.add_argument("--threads", type=int, help="torch threads")
+    align.add_argument("--seed", type=int)
+    align.set_defaults(run=_cmd_align)
 
     matching = sub.add_parser("match", help="infer a preset from an audio file")
     matching.add_argument("audio", type=Path, help="WAV, FLAC or OGG file")

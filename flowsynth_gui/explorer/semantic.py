@@ -16,19 +16,25 @@ the attack-and-bite score for Soft/Aggressive; ``features/tags.py``) — on rend
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.explorer.rendering import render_presets
 from flowsynth_gui.features.descriptors import compute_descriptors_batch
-from flowsynth_gui.features.tags import TagRules
+from flowsynth_gui.features.tags import SILENT_DB, TagRules
+from flowsynth_gui.inference.match import REFERENCE_NOTE
+from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE
 
-__all__ = ["SLIDER_RANGE", "SemanticSlider", "semantic_sliders", "tag_rules_of", "tag_scores"]
+__all__ = ["SLIDER_RANGE", "SemanticSlider", "SliderSweep", "semantic_sliders",
+           "slider_rank_correlations", "sweep_slider", "tag_rules_of", "tag_scores"]
 
 SLIDER_RANGE = (-3.0, 3.0)
+_SWEEP_CHUNK = 512  # renders held in memory at once (4 s each)
 
 # Without fitted rules, the Soft/Aggressive score adds its two inputs unscaled (attack
 # sharpness in log10(1/s), log10 of the high-band ratio): still rising with each of them.
@@ -59,6 +65,15 @@ class SemanticSlider:
         return float(min(SLIDER_RANGE[1], max(SLIDER_RANGE[0], value)))
 
 
+@dataclass(frozen=True)
+class SliderSweep:
+    """One slider moved over K positions from each of S starts."""
+
+    params: np.ndarray  # (S, K, P) what f gave at each position
+    scores: np.ndarray  # (S, K, 4) tag scores of the rendered sounds, TAG_PAIRS order
+    audible: np.ndarray  # (S, K) bool: loud enough for the scores to describe the sound
+
+
 def semantic_sliders(codec: LatentCodec) -> list[SemanticSlider]:
     """One slider per disentangled dimension (none for models other than Flow_dis)."""
     pairs = codec.metadata.tag_pairs
@@ -82,5 +97,36 @@ def tag_scores(audio: np.ndarray, sample_rate: int, rules: TagRules | None = Non
     Soft/Aggressive score as tagging does; without them its inputs are added unscaled.
     """
     descriptors = compute_descriptors_batch(np.asarray(audio, dtype=np.float32), sample_rate)
-    scorer = rules if rules is not None else TagRules(**_UNFITTED)  # type: ignore[arg-type]
-    return scorer.scores(descriptors)
+    return _scorer(rules).scores(descriptors)
+
+
+def _scorer(rules: TagRules | None) -> TagRules:
+    return rules if rules is not None else TagRules(**_UNFITTED)  # type: ignore[arg-type]
+
+
+def sweep_slider(to_params: Callable[[np.ndarray], np.ndarray], names: Sequence[str],
+                 starts: np.ndarray, dim: int, positions: np.ndarray,
+                 rules: TagRules | None = None, workers: int | None = None) -> SliderSweep:
+    """Move latent ``dim`` of each start over ``positions`` (the others fixed), render each
+    point at the reference note and score it."""
+    starts = np.asarray(starts, dtype=np.float64)
+    latents = np.repeat(starts, len(positions), axis=0)
+    latents[:, dim] = np.tile(positions, len(starts))
+    params = np.clip(to_params(latents), 0.0, 1.0)
+    scores, loudness = [], []
+    for i in range(0, len(params), _SWEEP_CHUNK):
+        audio = render_presets(params[i:i + _SWEEP_CHUNK], names, REFERENCE_NOTE, workers)
+        descriptors = compute_descriptors_batch(audio, DEFAULT_SAMPLE_RATE)
+        scores.append(_scorer(rules).scores(descriptors))
+        loudness.append(descriptors["loudness_db"])
+    silent_db = rules.silent_db if rules is not None else SILENT_DB
+    shape = (len(starts), len(positions))
+    return SliderSweep(params.reshape(*shape, -1), np.concatenate(scores).reshape(*shape, -1),
+                       (np.concatenate(loudness) >= silent_db).reshape(shape))
+
+
+def slider_rank_correlations(positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each sweep's scores ``(S, K)`` with the positions ``(K,)``; a
+    sweep whose score never changes (a silent start) correlates with nothing: 0."""
+    rhos = np.array([spearmanr(positions, row).statistic for row in scores], dtype=np.float64)
+    return np.nan_to_num(rhos)

@@ -93,6 +93,12 @@ class FlowReg(VAEFlow):
     def _latent_from_params(self, params: Tensor) -> Tensor:
         return self.regression_flow.inverse(params)
 
+    def regression_loss(self, z: Tensor, params: Tensor) -> Tensor:
+        """The training objective's terms for f alone, on given latents (slider alignment
+        fine-tunes f on it with the encoder frozen)."""
+        terms, _ = self._regression_terms(z, params)
+        return sum(terms.values(), z.new_zeros(()))
+
     def _regression_terms(self, z: Tensor, params: Tensor) -> tuple[dict[str, Tensor], Tensor]:
         predicted, _ = self.regression_flow(z)
         nll = -gaussian_log_prob(params, predicted, self.sigma).sum(dim=1).mean()
