@@ -31,6 +31,7 @@ from flowsynth_gui.explorer import (
     tag_scores,
 )
 from flowsynth_gui.explorer.rendering import render_presets
+from flowsynth_gui.explorer.session import RESIDUAL_FADE
 from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible, load_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
@@ -256,6 +257,46 @@ def test_neighbours_are_deterministic_and_at_the_radius(explorer: Explorer) -> N
 
 
 # --- matching and refinement --------------------------------------------------------------------
+
+
+def test_a_loaded_preset_fades_into_the_models_reading_as_the_cursor_leaves_it(
+        trained: tuple[LoadedCheckpoint, LoadedDataset], explorer: Explorer) -> None:
+    # A preset held at a latent where f says something else (an imported preset, an edit).
+    preset = trained[1].params[5].astype(np.float64)
+    start = explorer.codec.encode_log_mels(trained[1].log_mel[6:7])[0]
+    start[0] = 0.5  # inside the slider's range, so that the nudge is not clamped
+    explorer.load_preset(preset, z=start)
+    residual = preset - explorer.codec.to_params(start)
+    assert np.abs(residual).max() > 0.05
+
+    nudged = explorer.set_semantic(0, start[0] + 0.2)  # 0.2 of RESIDUAL_FADE = 2.0
+    reading = explorer.codec.to_params(explorer.z)
+    np.testing.assert_allclose(nudged, np.clip(reading + 0.9 * residual, 0, 1), atol=1e-9)
+    assert np.abs(nudged - preset).max() < np.abs(reading - preset).max()
+
+    far = start.copy()
+    far[1] += RESIDUAL_FADE + 0.5
+    np.testing.assert_array_equal(explorer.set_latent(far), explorer.codec.to_params(far))
+    np.testing.assert_allclose(explorer.set_latent(start), preset, atol=1e-12)  # back home
+
+    # Neighbours carry the faded residual too; a match is the model's own answer: none.
+    near = explorer.neighbours(4, 0.5)
+    for neighbour in near:
+        expected = np.clip(explorer.codec.to_params(neighbour.z) + 0.75 * residual, 0, 1)
+        # f runs in float32: a batch of rows and one row may differ in the last bit.
+        np.testing.assert_allclose(neighbour.params, expected, atol=1e-6)
+
+
+def test_undo_to_a_preset_makes_it_the_anchor_again(
+        trained: tuple[LoadedCheckpoint, LoadedDataset], explorer: Explorer) -> None:
+    preset = trained[1].params[7].astype(np.float64)
+    start = explorer.codec.encode_log_mels(trained[1].log_mel[8:9])[0]
+    start[2] = -0.5
+    explorer.load_preset(preset, z=start)
+    explorer.load_preset(trained[1].params[9].astype(np.float64), z=np.zeros(16))
+    explorer.undo()
+    np.testing.assert_array_equal(explorer.params, preset)
+    np.testing.assert_allclose(explorer.set_semantic(2, float(start[2])), preset, atol=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -210,8 +210,12 @@ def test_loading_another_model_keeps_the_current_sound(qtbot, window: MainWindow
                                                       tiny_model: Path) -> None:  # noqa: F811
     session = window.session
     name = session.model_info.active[0]
+    cursor = list(session.state.z)
     session.set_param(name, 0.123, final=True)
     settle(qtbot, session)
+    # A bar edit keeps the cursor (the edit is the residual f(z) does not say) and the value.
+    assert list(session.state.z) == cursor
+    assert session.state.values[name] == pytest.approx(0.123)
     before = dict(session.state.values)
     with qtbot.waitSignal(session.model_loaded, timeout=20000):
         session.load_model(str(tiny_model))

@@ -6,6 +6,13 @@ an imported ``.h2p``, which exploring leaves as they are) and the current note. 
 its methods from worker threads; state changes happen under one lock, and the long jobs
 (macro ranking, refinement) compute outside it.
 
+A preset the model does not reproduce exactly (an imported Diva preset, a hand edit) is kept as
+its latent plus a *residual* ``v - f(z)``, the part of the sound the model cannot say. Moving
+away (sliders, knobs, the map, neighbours) adds that residual faded linearly with the latent
+distance from where the preset was loaded, gone at ``RESIDUAL_FADE``: the first nudge changes
+the sound a little instead of jumping to the model's reading of it, and moving back returns
+the preset exactly (the interpolation fades its ends' residuals the same way).
+
 History: discrete jumps (``load_preset``, ``match``, ``choose``, ``set_latent``, a macro or
 slider release) are recorded by default. Continuous gestures pass ``record=False`` while
 dragging and call :meth:`Explorer.commit` on release; :meth:`Explorer.undo` commits a pending
@@ -49,7 +56,11 @@ from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset, PresetFormatError, PresetLibrary
 from flowsynth_gui.synth.render import RENDER_SECONDS, check_note, render
 
-__all__ = ["Explorer", "PresetLike"]
+__all__ = ["Explorer", "PresetLike", "RESIDUAL_FADE"]
+
+#: latent distance over which a loaded preset's residual fades out (prior units; the sliders
+#: span 6, a neighbour at radius 1 keeps half of it)
+RESIDUAL_FADE = 2.0
 
 #: a preset as the explorer accepts it: parameters by name, or the model's vector
 PresetLike = Mapping[str, float] | np.ndarray | Sequence[float]
@@ -79,6 +90,7 @@ class Explorer:
         self._z = np.zeros(self.codec.latent_dim)
         self._z_spare = np.empty_like(self._z)  # move_on_map writes here, then swaps
         self._params = self.codec.to_params(self._z)
+        self._anchor_z, self._residual = self._z.copy(), np.zeros_like(self._params)
         self._extras: dict[str, float] = {}
         self._macros: list[Macro] | None = None
         self._last_match: MatchResult | None = None
@@ -132,7 +144,23 @@ class Explorer:
         self._params = np.array(entry.params)
         self._z = np.array(entry.z) if entry.z is not None else self.codec.to_latent(entry.params)
         self._extras = dict(entry.extras)
+        self._anchor_here()
         return self.preset()
+
+    def _anchor_here(self) -> None:
+        """The current sound, set explicitly, becomes the anchor (under the lock)."""
+        self._anchor_z = self._z.copy()
+        self._residual = self._params - self.codec.to_params(self._z)
+
+    def _params_at(self, z: np.ndarray) -> np.ndarray:
+        """Parameters at latent(s) ``z``: ``f(z)`` plus the anchor's residual, faded."""
+        params = self.codec.to_params(z)
+        distance = np.linalg.norm(np.atleast_2d(z) - self._anchor_z, axis=1)
+        weight = np.clip(1.0 - distance / RESIDUAL_FADE, 0.0, 1.0)
+        if not weight.any():
+            return params
+        faded = params + (weight[:, None] * self._residual).reshape(params.shape)
+        return np.clip(faded, 0.0, 1.0, out=faded)
 
     # --- moving the current sound ----------------------------------------------------------
 
@@ -143,8 +171,8 @@ class Explorer:
         if latent.shape != (self.codec.latent_dim,) or not np.all(np.isfinite(latent)):
             raise ValueError(f"z must hold {self.codec.latent_dim} finite values, got "
                              f"shape {latent.shape}")
-        params = self.codec.to_params(latent)
         with self._lock:
+            params = self._params_at(latent)
             self._z, self._params = latent.copy(), params
             if record:
                 self.commit(label)
@@ -154,8 +182,9 @@ class Explorer:
                     record: bool = True, label: str = "preset") -> np.ndarray:
         """Make a preset current, its values kept exactly; returns its latent.
 
-        The latent is ``z`` when given (e.g. a sound's encoding), else ``f^-1(params)``, which
-        raises :class:`~flowsynth_gui.models.NotInvertible` for a non-invertible model.
+        The latent is ``z`` when given (e.g. a sound's encoding, or the current latent for an
+        edit), else ``f^-1(params)``, which raises :class:`~flowsynth_gui.models.NotInvertible`
+        for a non-invertible model. The preset becomes the anchor of later moves.
         """
         vector, extras = self._split(params)
         latent = self.codec.to_latent(vector) if z is None else np.asarray(z, np.float64).copy()
@@ -163,6 +192,7 @@ class Explorer:
             raise ValueError(f"z must have shape ({self.codec.latent_dim},), got {latent.shape}")
         with self._lock:
             self._params, self._z, self._extras = vector, latent, extras
+            self._anchor_here()
             if record:
                 self.commit(label)
             return latent.copy()
@@ -191,7 +221,7 @@ class Explorer:
         """
         with self._lock:
             z = self.map.lift(x, y, self._z, out=self._z_spare)
-            params = self.codec.to_params(z)
+            params = self._params_at(z)
             self._z_spare, self._z, self._params = self._z, z, params
             if record:
                 self.commit("map")
@@ -343,8 +373,9 @@ class Explorer:
 
     def neighbours(self, n: int, radius: float, seed: int = 0) -> list[LatentPreset]:
         """``n`` presets at latent distance ``radius`` around the current sound."""
-        z = sample_neighbours(self.z, n, radius, seed)
-        params = self.codec.to_params(z)
+        with self._lock:
+            z = sample_neighbours(self._z, n, radius, seed)
+            params = self._params_at(z)
         return [LatentPreset(z[i], params[i]) for i in range(n)]
 
     def interpolate(self, a: PresetLike, b: PresetLike, steps: int) -> Interpolation:
@@ -367,6 +398,7 @@ class Explorer:
         with self._lock:
             self._last_match, self._note = result, result.note
             self._params, self._z, self._extras = vector, result.latent.astype(np.float64), {}
+            self._anchor_here()
             if record:
                 self.commit("match")
         return result

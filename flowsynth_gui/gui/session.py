@@ -480,7 +480,9 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         def edit(ex: Explorer) -> None:
             values = ex.preset()
             values[name] = float(min(1.0, max(0.0, value)))
-            ex.load_preset(values, record=False)
+            # The cursor stays: the edit is kept as the residual f(z) does not say (f^-1 of
+            # an imported preset can lie far outside the map).
+            ex.load_preset(values, z=ex.z, record=False)
             self._edited = True
             self._after_gesture(ex, name, final)
         self._on_state_lane("editing a parameter", edit, key=f"param:{name}")
