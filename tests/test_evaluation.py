@@ -64,6 +64,9 @@ def test_tables_hold_mean_and_std(tmp_path: Path) -> None:
                                  "epochs_run": 8, "seconds_total": 690.0,
                                  "dataset": {"sounds": 10000}, "train_config": {}})
     assert training == "8 ep. (best 7) × 8,000 sounds, 11.5 min"
+    aligned = training_summary({"history": [{}] * 7, "best_epoch": 6, "seconds": 600.0,
+                                "slider_alignment": {"seconds": 588.0}})
+    assert aligned == "7 ep. (best 7), 10.0 min + slider alignment, 9.8 min"
     row = EvaluationRow("cnn", 16, Scores(np.array([1.0, 1.0, 4.0]), np.array([2.0, 2.0, 2.0]),
                                           np.array([0.5, 0.5, 0.5])), training=training)
     write_tables([row], tmp_path / "t.md", tmp_path / "t.csv")

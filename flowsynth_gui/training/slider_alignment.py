@@ -28,6 +28,7 @@ benchmark then measures the sliders on held-out sounds (``benchmarks/bench_explo
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -60,6 +61,7 @@ class AlignSettings:
     learning_rate: float = 2e-4
     weight: float = 500.0  # hinge weight against the regression loss (a few hundred nats)
     margin: float = 0.3  # score rise per latent unit, in corpus standard deviations
+    path_weight: float = 1.0  # keeps f as it was between training latents (interpolation)
     surrogates: int = 3
     surrogate_epochs: int = 40
     surrogate_hidden: int = 256
@@ -76,9 +78,10 @@ class AlignSettings:
                      "surrogate_hidden", "refit_epochs", "sweep_starts", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"align: {name} must be at least 1")
-        if not (self.learning_rate > 0 and self.weight >= 0 and self.margin >= 0
-                and self.threads >= 0):
-            raise ValueError("align: learning_rate must be > 0; weight, margin, threads >= 0")
+        if not (self.learning_rate > 0 and min(self.weight, self.margin, self.path_weight,
+                                                self.threads) >= 0):
+            raise ValueError("align: learning_rate must be > 0; weight, margin, path_weight, "
+                             "threads >= 0")
         if self.sweep_positions < 3:
             raise ValueError("align: sweep_positions must be at least 3 (a rank correlation)")
 
@@ -208,6 +211,7 @@ class _Aligner:
                                         settings.surrogates, settings.surrogate_hidden)
         self.pool_params = corpus.params[corpus.audible_train]
         self.pool_scores = corpus.scores[corpus.audible_train]
+        self.original = copy.deepcopy(self.model.regression_flow).requires_grad_(False)
         self.check_positions = _random_positions(
             min(2000, len(corpus.valid)), self.n_sliders, torch.Generator().manual_seed(1))
 
@@ -245,16 +249,34 @@ class _Aligner:
         self.surrogate.fit(self.pool_params, self.pool_scores, epochs, self.settings.batch_size,
                            self.generator)
 
+    def valid_hinge(self, params_of: Callable[[Tensor], Tensor]) -> list[float]:
+        """Per-slider hinge on validation latents under the current surrogate."""
+        rows = self.corpus.valid[: len(self.check_positions)]
+        with torch.no_grad():
+            hinge = slider_hinge(params_of, self.surrogate, self.corpus.z[rows],
+                                 self.check_positions[: len(rows)], self.settings.margin)
+        return [round(float(h), 5) for h in hinge]
+
     def valid_figures(self) -> dict[str, Any]:
         corpus, flow = self.corpus, self.model.regression_flow
-        rows = corpus.valid[: len(self.check_positions)]
         with torch.no_grad():
-            hinge = slider_hinge(flow.call, self.surrogate, corpus.z[rows],
-                                 self.check_positions[: len(rows)], self.settings.margin)
             z, params = corpus.z[corpus.valid], corpus.params[corpus.valid]
             return {"regression_loss": float(self.model.regression_loss(z, params)),
                     "param_mse": float((flow.call(z) - params).square().mean()),
-                    "hinge": [round(float(h), 5) for h in hinge]}
+                    "hinge": self.valid_hinge(flow.call)}
+
+    def path_change(self, z: Tensor) -> Tensor:
+        """How far f has moved from the original at points between training latents, on the
+        regression loss's scale (Gaussian, σ of the model): the interpolation's latent path
+        runs there, and the sliders need f to change elsewhere (one coordinate pushed out)."""
+        partners = self.corpus.z[self.corpus.train[torch.randint(
+            len(self.corpus.train), (len(z),), generator=self.generator)]]
+        t = torch.rand(len(z), 1, generator=self.generator)
+        between = (1 - t) * z + t * partners
+        with torch.no_grad():
+            before = self.original.call(between)
+        change = self.model.regression_flow.call(between) - before
+        return 0.5 * (change / self.model.sigma).square().sum(dim=1).mean()
 
     def fine_tune(self, round_index: int) -> list[dict[str, Any]]:
         settings, corpus, flow = self.settings, self.corpus, self.model.regression_flow
@@ -270,6 +292,8 @@ class _Aligner:
             hinge = slider_hinge(flow.call, self.surrogate, z, positions, settings.margin)
             loss = self.model.regression_loss(z, corpus.params[rows]) \
                 + settings.weight * hinge.sum()
+            if settings.path_weight:
+                loss = loss + settings.path_weight * self.path_change(z)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -322,7 +346,8 @@ def align_sliders(checkpoint: str | Path, data_dir: str | Path, out: str | Path,
             "settings": asdict(settings),
             "surrogate_valid_r2": [round(r, 4) for r in r_squared],
             "rounds": rounds,
-            "before": before,
+            # Both hinges under the last surrogate (it changes every round).
+            "before": {**before, "hinge": aligner.valid_hinge(aligner.original.call)},
             "after": aligner.valid_figures(),
             "history": history,
             "seconds": round(time.perf_counter() - started, 1),
