@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,22 @@ def test_settings_are_checked() -> None:
         AlignSettings(steps=0)
     with pytest.raises(ValueError, match="learning_rate"):
         AlignSettings(learning_rate=0.0)
+
+
+def test_the_path_term_keeps_f_between_training_latents(tiny: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    checkpoint, data = tiny
+    loaded = load_checkpoint(checkpoint)
+    dataset = load_dataset(data)
+    mels = loaded.metadata.normaliser.apply(dataset.log_mel[:20].astype(np.float32))
+    z = loaded.model.encode(mels)
+    between = 0.5 * (z[:10] + z[10:])  # midpoints of pairs of training sounds
+    moved = {}
+    for weight in (0.0, 1000.0):
+        settings = replace(FAST, weight=5000.0, path_weight=weight)
+        align_sliders(checkpoint, data, tmp_path / f"p{weight}.pt", settings,
+                      report=lambda line: None)
+        aligned = load_checkpoint(tmp_path / f"p{weight}.pt").model
+        moved[weight] = float((aligned.params_from_latent(between)
+                               - loaded.model.params_from_latent(between)).abs().mean())
+    assert moved[1000.0] < 0.5 * moved[0.0]
