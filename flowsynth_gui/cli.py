@@ -227,14 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--data", type=Path, required=True,
                        help="the dataset folder the model was trained on")
     align.add_argument("--out", type=Path, required=True, help="new checkpoint path (NAME.pt)")
-    align.add_argument("--rounds", type=int, help="fine-tune and render rounds (default 3)")
+    align.add_argument("--rounds", type=int, help="fine-tune and render rounds (default 4)")
     align.add_argument("--steps", type=int, help="fine-tuning steps per round (default 1000)")
     align.add_argument("--weight", type=float, help="weight of the slider term (default 500)")
     align.add_argument("--margin", type=float,
                        help="score rise per latent unit, in corpus stds (default 0.3)")
     align.add_argument("--path-weight", type=float, help=(
         "how firmly f keeps its values between training latents, where interpolations run "
-        "(default 1; 0 lets the sliders change f anywhere)"))
+        "(default 4; 0 lets the sliders change f anywhere)"))
     align.add_argument("--threads", type=int, help="torch threads")
     align.add_argument("--seed", type=int)
     align.set_defaults(run=_cmd_align)

@@ -37,6 +37,7 @@ def test_the_sidecar_describes_a_trained_flow_dis_on_32_parameters() -> None:
     training = sidecar["training"]
     assert training["epochs_run"] >= 20 and training["dataset"]["sounds"] == 20000
     assert training["best_valid"]["param_mse"] < 0.075  # the training mean scores 0.083
+    assert training["slider_alignment"]["after"]["param_mse"] < 0.075  # aligned, still as good
     assert DEFAULT_MODEL.stat().st_size < 50 * 2**20
 
 

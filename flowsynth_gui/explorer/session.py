@@ -91,6 +91,7 @@ class Explorer:
         self._z_spare = np.empty_like(self._z)  # move_on_map writes here, then swaps
         self._params = self.codec.to_params(self._z)
         self._anchor_z, self._residual = self._z.copy(), np.zeros_like(self._params)
+        self._has_residual = False
         self._extras: dict[str, float] = {}
         self._macros: list[Macro] | None = None
         self._last_match: MatchResult | None = None
@@ -151,10 +152,13 @@ class Explorer:
         """The current sound, set explicitly, becomes the anchor (under the lock)."""
         self._anchor_z = self._z.copy()
         self._residual = self._params - self.codec.to_params(self._z)
+        self._has_residual = bool(np.any(self._residual))
 
     def _params_at(self, z: np.ndarray) -> np.ndarray:
         """Parameters at latent(s) ``z``: ``f(z)`` plus the anchor's residual, faded."""
         params = self.codec.to_params(z)
+        if not self._has_residual:  # the model's own sounds (sketches, matches): the cursor path
+            return params
         distance = np.linalg.norm(np.atleast_2d(z) - self._anchor_z, axis=1)
         weight = np.clip(1.0 - distance / RESIDUAL_FADE, 0.0, 1.0)
         if not weight.any():

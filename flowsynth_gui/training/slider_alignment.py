@@ -60,13 +60,13 @@ SLIDER_SPAN = 3.0  # the app's slider range, −3…3 (explorer/semantic.py)
 
 @dataclass(frozen=True)
 class AlignSettings:
-    rounds: int = 3  # fine-tune, render sweeps, teach the surrogate what they sounded like
+    rounds: int = 4  # fine-tune, render sweeps, teach the surrogate what they sounded like
     steps: int = 1000  # fine-tuning steps per round
     batch_size: int = 128
     learning_rate: float = 2e-4
     weight: float = 500.0  # hinge weight against the regression loss (a few hundred nats)
     margin: float = 0.3  # score rise per latent unit, in corpus standard deviations
-    path_weight: float = 1.0  # keeps f as it was between training latents (interpolation)
+    path_weight: float = 4.0  # keeps f as it was between training latents (interpolation)
     surrogates: int = 3
     surrogate_epochs: int = 40
     surrogate_hidden: int = 256
