@@ -31,7 +31,7 @@ from flowsynth_gui.explorer import (
     tag_scores,
 )
 from flowsynth_gui.explorer.rendering import render_presets
-from flowsynth_gui.explorer.session import RESIDUAL_FADE
+from flowsynth_gui.explorer.session import RESIDUAL_FADE, residual_weight
 from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible, load_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
@@ -269,9 +269,11 @@ def test_a_loaded_preset_fades_into_the_models_reading_as_the_cursor_leaves_it(
     residual = preset - explorer.codec.to_params(start)
     assert np.abs(residual).max() > 0.05
 
-    nudged = explorer.set_semantic(0, start[0] + 0.2)  # 0.2 of RESIDUAL_FADE = 2.0
+    nudged = explorer.set_semantic(0, start[0] + 0.2)
     reading = explorer.codec.to_params(explorer.z)
-    np.testing.assert_allclose(nudged, np.clip(reading + 0.9 * residual, 0, 1), atol=1e-9)
+    kept = float(residual_weight(0.2))
+    assert 0.97 < kept < 1.0  # a small nudge keeps nearly all of the preset
+    np.testing.assert_allclose(nudged, np.clip(reading + kept * residual, 0, 1), atol=1e-9)
     assert np.abs(nudged - preset).max() < np.abs(reading - preset).max()
 
     far = start.copy()
@@ -282,9 +284,19 @@ def test_a_loaded_preset_fades_into_the_models_reading_as_the_cursor_leaves_it(
     # Neighbours carry the faded residual too; a match is the model's own answer: none.
     near = explorer.neighbours(4, 0.5)
     for neighbour in near:
-        expected = np.clip(explorer.codec.to_params(neighbour.z) + 0.75 * residual, 0, 1)
+        expected = np.clip(explorer.codec.to_params(neighbour.z)
+                           + float(residual_weight(0.5)) * residual, 0, 1)
         # f runs in float32: a batch of rows and one row may differ in the last bit.
         np.testing.assert_allclose(neighbour.params, expected, atol=1e-6)
+
+
+def test_the_residual_fades_smoothly_from_one_to_zero() -> None:
+    distances = np.linspace(0.0, 2 * RESIDUAL_FADE, 201)
+    weights = residual_weight(distances)
+    assert weights[0] == 1.0 and np.all(weights[distances >= RESIDUAL_FADE] == 0.0)
+    assert np.all(np.diff(weights) <= 0.0)
+    assert residual_weight(0.01 * RESIDUAL_FADE) > 0.999  # flat at the preset: no first jump
+    assert residual_weight(0.5 * RESIDUAL_FADE) == pytest.approx(0.5)
 
 
 def test_undo_to_a_preset_makes_it_the_anchor_again(
