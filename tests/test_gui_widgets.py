@@ -75,6 +75,26 @@ def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None: 
     assert x0 <= x <= x1 and y0 <= y <= y1
 
 
+def test_one_slider_step_and_back_returns_an_imported_preset(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    session.import_h2p_folder(str(Path(__file__).parent / "data" / "h2p"))
+    wait_until(qtbot, lambda: "diva_saved_bass" in session.map_snapshot.names)
+    settle(qtbot, session)
+    session.go_to_point(session.map_snapshot.names.index("diva_saved_bass"), "diva_saved_bass")
+    settle(qtbot, session)
+    loaded = dict(session.state.values)
+    assert abs(session.state.z[0] * 100 - round(session.state.z[0] * 100)) > 1e-6  # off-grid
+    slider = window.controls.sliders[0]
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_Right)
+    settle(qtbot, session)
+    assert dict(session.state.values) != loaded
+    qtbot.keyClick(slider, Qt.Key.Key_Left)
+    settle(qtbot, session)
+    back = session.state.values
+    assert max(abs(back[k] - v) for k, v in loaded.items()) < 1e-12
+
+
 def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811
     session = window.session
     knob = window.controls.knobs[0]
@@ -127,6 +147,26 @@ def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow
     send_mouse(viewport, QEvent.Type.MouseMove, empty, Qt.MouseButton.NoButton,
                Qt.MouseButton.NoButton)
     wait_until(qtbot, lambda: window.map.hover_label.text() == HOVER_HINT, 5)
+
+
+def test_a_hand_on_the_ring_does_not_pick_a_point_beside_it(qtbot, window: MainWindow) -> None:  # noqa: F811
+    session = window.session
+    snapshot = session.map_snapshot
+    index = isolated_point(window)
+    panel = window.map
+    # The cursor 6 px beside a point (inside the 10 px pick radius), then a press and release
+    # on the ring: a drag too short to start.
+    beside = panel.scene_position_of(*snapshot.coords[index]) + QPointF(6.0, 0.0)
+    target = panel.view_box.mapSceneToView(panel.plot.mapToScene(beside.toPoint()))
+    session.move_cursor(target.x(), target.y())
+    session.finish_gesture()
+    settle(qtbot, session)
+    name = session.state.name
+    ring = panel.scene_position_of(*panel.cursor_position)
+    assert (ring - panel.scene_position_of(*snapshot.coords[index])).manhattanLength() < 9
+    click_point(panel.plot.viewport(), ring)
+    settle(qtbot, session)
+    assert session.state.name == name  # nothing loaded
 
 
 def isolated_point(win: MainWindow) -> int:

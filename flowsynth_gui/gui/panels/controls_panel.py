@@ -25,6 +25,8 @@ from flowsynth_gui.gui.state import MacroInfo, ModelInfo, SoundState
 __all__ = ["ControlsPanel"]
 
 SCALE = 100  # slider steps per latent unit
+_EXACT = "flowsynthExactValue"  # control property: the value the sound was shown at
+_EMITTED = "flowsynthEmittedValue"  # control property: the value it last sent
 
 
 class ControlsPanel(QWidget):
@@ -69,7 +71,7 @@ class ControlsPanel(QWidget):
             slider.setToolTip(f"{slider_info.label}: latent dimension z{slider_info.dim}")
             slider.setAccessibleName(slider_info.label)
             self._offer_learn(slider)
-            self._wire(slider, lambda v, f, i=row: self.semantic_moved.emit(i, v / SCALE, f))
+            self._wire(slider, lambda v, f, i=row: self.semantic_moved.emit(i, v, f))
             left, right = QLabel(slider_info.negative), QLabel(slider_info.positive)
             right.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for label in (left, right):
@@ -93,7 +95,7 @@ class ControlsPanel(QWidget):
             knob.setToolTip(f"{macro.name}: latent dimension z{macro.dim}; moves {moves}")
             knob.setAccessibleName(macro.name)
             self._offer_learn(knob)
-            self._wire(knob, lambda v, f, i=i: self.macro_turned.emit(i, v / SCALE, f))
+            self._wire(knob, lambda v, f, i=i: self.macro_turned.emit(i, v, f))
             cell = QVBoxLayout()
             cell.addWidget(knob, 0, Qt.AlignmentFlag.AlignHCenter)
             name = QLabel(f"{macro.name}\n{macro.top_params[0] if macro.top_params else ''}")
@@ -149,9 +151,13 @@ class ControlsPanel(QWidget):
     def _wire(control: QSlider | QDial, emit) -> None:  # noqa: ANN001 - a callback
         # Mouse drags: sliderMoved (not final), then sliderReleased (final). Keyboard and
         # clicks on the track change the value with the slider up: final at once.
-        control.sliderMoved.connect(lambda v: emit(v, False))
-        control.sliderReleased.connect(lambda: emit(control.value(), True))
-        control.valueChanged.connect(lambda v: None if control.isSliderDown() else emit(v, True))
+        def send(step: int, final: bool) -> None:
+            value = _latent_value(control, step)
+            control.setProperty(_EMITTED, value)
+            emit(value, final)
+        control.sliderMoved.connect(lambda v: send(v, False))
+        control.sliderReleased.connect(lambda: send(control.value(), True))
+        control.valueChanged.connect(lambda v: None if control.isSliderDown() else send(v, True))
 
     # --- following the sound ------------------------------------------------------------
 
@@ -168,6 +174,19 @@ def _set_quietly(control: QSlider | QDial, value: float) -> None:
     control.blockSignals(True)
     control.setValue(int(round(value * SCALE)))
     control.blockSignals(False)
+    if value != control.property(_EMITTED):  # not the echo of this control's own move
+        control.setProperty(_EXACT, float(value))
+
+
+def _latent_value(control: QSlider | QDial, step: int) -> float:
+    """The latent value of a control's step. The step a sound was shown at (by anything but
+    this control's own moves) stands for that exact value, not the 0.01 grid: moving a few
+    steps and back returns the sound itself (an imported preset too), rather than a neighbour
+    a rounding away."""
+    exact = control.property(_EXACT)
+    if exact is not None and step == int(round(exact * SCALE)):
+        return float(exact)
+    return step / SCALE
 
 
 def _clear(grid: QGridLayout) -> None:

@@ -11,6 +11,8 @@ session reports.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -304,6 +306,8 @@ class MapPanel(QWidget):
         self.drag_finished.emit()
 
     def click(self, scene_pos: QPointF, double: bool) -> None:
+        if not double and self.near_cursor(scene_pos):
+            return  # a hand put on the ring (a drag too short to start): not a pick
         index = self.nearest_point(scene_pos)
         if index >= 0 and self.snapshot is not None:
             self.point_clicked.emit(index, self.snapshot.names[index])
@@ -312,8 +316,10 @@ class MapPanel(QWidget):
             self.drag_cursor(view.x(), view.y())
             self.finish_drag()
 
-    def _points_clicked(self, _item: object, spots: list, _event: object) -> None:
+    def _points_clicked(self, _item: object, spots: list, event: Any) -> None:
         # The scatter item takes clicks on its points before the view box sees them.
+        if event is not None and self.near_cursor(event.scenePos()):
+            return
         if spots and self.snapshot is not None:
             index = int(spots[0].data())
             self.point_clicked.emit(index, self.snapshot.names[index])
