@@ -70,7 +70,8 @@ def test_alignment_lowers_the_hinge_and_changes_only_the_regression_flow(
     assert [(row["round"], row["step"]) for row in figures["history"]] == [(1, 20), (2, 20)]
     # Round 0 measures the model as it was; each round renders its own sweeps.
     assert [r["round"] for r in figures["rounds"]] == [0, 1, 2]
-    assert all(len(r["sweep_spearman_median"]) == 4 and r["sweep_starts"] == 4
+    assert all(len(r["sweep_spearman_median"]) == len(r["prior_spearman_median"]) == 4
+               and r["sweep_starts"] == 4
                for r in figures["rounds"])
 
     original, aligned = load_checkpoint(checkpoint), load_checkpoint(out)
