@@ -49,7 +49,12 @@ from torch import Tensor, nn
 
 from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
 from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.semantic import SliderSweep, slider_rank_correlations, sweep_slider
+from flowsynth_gui.explorer.semantic import (
+    SLIDER_RANGE,
+    SliderSweep,
+    slider_rank_correlations,
+    sweep_slider,
+)
 from flowsynth_gui.features.descriptors import DESCRIPTOR_NAMES
 from flowsynth_gui.features.tags import TAG_PAIRS, TagRules
 from flowsynth_gui.models import load_checkpoint, save_checkpoint
@@ -58,7 +63,7 @@ from flowsynth_gui.models.flow_models import FlowDis
 
 __all__ = ["AlignSettings", "AlignResult", "ScoreSurrogate", "align_sliders", "slider_hinge"]
 
-SLIDER_SPAN = 3.0  # the app's slider range, −3…3 (explorer/semantic.py)
+SLIDER_SPAN = SLIDER_RANGE[1]  # the app's sliders run over ±SLIDER_SPAN: the range to align
 
 
 @dataclass(frozen=True)
