@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from training_support import train_tiny_flow_dis
 
-from flowsynth_gui.data.dataset import DatasetSpec, LoadedDataset, build_dataset, load_dataset
+from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
 from flowsynth_gui.explorer import (
     Explorer,
     MacroCache,
@@ -38,7 +39,6 @@ from flowsynth_gui.presets.h2p import read_h2p
 from flowsynth_gui.presets.library import Preset, PresetLibrary
 from flowsynth_gui.synth import render
 from flowsynth_gui.training.config import load_train_config
-from flowsynth_gui.training.trainer import TrainRequest, train
 
 SR = 22050
 H2P_DIR = Path(__file__).parent / "data" / "h2p"
@@ -47,15 +47,8 @@ FAST_MACROS = MacroSettings(span=2.0, steps=3, anchors=2, seed=0)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedCheckpoint, LoadedDataset]:
-    root = tmp_path_factory.mktemp("explorer")
-    build_dataset(root / "data", DatasetSpec(param_set=16, size=80, seed=11, shard_size=40),
-                  workers=2)
-    # One torch thread: on a busy 2-core machine two threads spin against each other.
-    setup = load_train_config("tiny", threads=1, epochs=8, early_stop_patience=8,
-                              plateau_patience=8)
-    result = train(TrainRequest("flow_dis", root / "data", root / "model", setup,
-                                show_progress=False))
-    return load_checkpoint(result.checkpoint), load_dataset(root / "data")
+    checkpoint, data = train_tiny_flow_dis(tmp_path_factory.mktemp("explorer"), epochs=8)
+    return load_checkpoint(checkpoint), load_dataset(data)
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from training_support import train_tiny_flow_dis
 
 from flowsynth_gui.cli import main as cli_main
 from flowsynth_gui.data.dataset import DatasetSpec, build_dataset, load_dataset
 from flowsynth_gui.models import build_model, load_checkpoint, save_checkpoint
-from flowsynth_gui.training.config import load_train_config
 from flowsynth_gui.training.slider_alignment import (
     AlignSettings,
     ScoreSurrogate,
     align_sliders,
     slider_hinge,
 )
-from flowsynth_gui.training.trainer import TrainRequest, train
 
 FAST = AlignSettings(rounds=2, steps=20, batch_size=32, surrogates=1, surrogate_epochs=15,
                      surrogate_hidden=32, refit_epochs=2, sweep_starts=4, sweep_positions=3,
@@ -29,14 +28,7 @@ FAST = AlignSettings(rounds=2, steps=20, batch_size=32, surrogates=1, surrogate_
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("align")
-    build_dataset(root / "data", DatasetSpec(param_set=16, size=80, seed=11, shard_size=40),
-                  workers=2)
-    setup = load_train_config("tiny", threads=1, epochs=4, early_stop_patience=4,
-                              plateau_patience=4)
-    result = train(TrainRequest("flow_dis", root / "data", root / "model", setup,
-                                show_progress=False))
-    return result.checkpoint, root / "data"
+    return train_tiny_flow_dis(tmp_path_factory.mktemp("align"), epochs=4)
 
 
 class _Linear(ScoreSurrogate):
