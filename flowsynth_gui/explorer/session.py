@@ -63,7 +63,6 @@ __all__ = ["Explorer", "PresetLike", "RESIDUAL_FADE", "residual_weight"]
 RESIDUAL_FADE = 2.0
 
 
-
 def residual_weight(distance: np.ndarray) -> np.ndarray:
     """How much of a loaded preset's residual remains at latent ``distance`` from it: 1 there,
     0 from ``RESIDUAL_FADE`` on, a smoothstep between. Its slope is zero at the preset, so that
