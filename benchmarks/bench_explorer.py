@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from flowsynth_gui.data.dataset import DatasetSpec, LoadedDataset, build_dataset, load_dataset
+from flowsynth_gui.data.renders import render_log_mels, render_presets
 from flowsynth_gui.explorer import Explorer, MacroSettings
-from flowsynth_gui.explorer.rendering import render_log_mels, render_presets
 from flowsynth_gui.explorer.semantic import (
     SLIDER_RANGE,
     slider_rank_correlations,

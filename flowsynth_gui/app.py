@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="PATH",
                         help="model checkpoint (.pt with its .json sidecar) for this run; "
                              "default: the one chosen in Settings, else the shipped model")
+    parser.add_argument("--index", metavar="DIR",
+                        help="sound index for matching (`flowsynth index build`); default: "
+                             "the shipped one")
     parser.add_argument("--no-audio", action="store_true",
                         help="open no audio device (no sound, no recording)")
     parser.add_argument("--no-midi", action="store_true", help="open no MIDI port")
@@ -70,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(app, settings.get("ui/theme"))
     session = Session(settings, SessionOptions(
         model_path=args.model, audio=not args.no_audio, midi=not args.no_midi,
-        library_folder=args.library, cache_folder=args.cache, sketches=args.sketches))
+        library_folder=args.library, cache_folder=args.cache, sketches=args.sketches,
+        index_path=args.index))
     window = MainWindow(session)
     _report_uncaught(session)
     window.show()

@@ -57,6 +57,22 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_index_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from flowsynth_gui.matching.index import IndexSpec, build_index
+
+    spec = IndexSpec(param_set=args.params, size=args.size, seed=args.seed,
+                     shard_size=args.shard_size, components=args.components)
+    print(f"index {args.out}: {spec.size} sounds in {spec.n_shards} shards; the embedding's "
+          f"basis is fitted first on {spec.basis_sounds} renders")
+    with tqdm(total=spec.size, unit="sound", desc=f"index {args.out}", smoothing=0.1) as bar:
+        build_index(args.out, spec, args.workers, bar.update)
+    print(f"index complete: {args.out}; match with `flowsynth match SOUND.wav --index "
+          f"{args.out} --out preset.json`")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from flowsynth_gui.training.config import load_train_config
     from flowsynth_gui.training.trainer import TrainRequest, train
@@ -94,31 +110,90 @@ def _cmd_align(args: argparse.Namespace) -> int:
     return 0
 
 
+_PRESET_SUFFIXES = {"json": (".json", ".fspreset"), "h2p": (".h2p",)}
+
+
+def _match_outputs(inputs: list[Path], out: Path, kind: str | None) -> list[Path]:
+    """Where each match goes, checked before any work: a folder for several inputs (or an
+    existing folder), else the file named; a taken name becomes ``NAME 2`` (never replaced)."""
+    from flowsynth_gui.fileio import first_free_path
+
+    if len(inputs) > 1 or out.is_dir():
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out}: several inputs need a folder, and this is a file")
+        suffix = _PRESET_SUFFIXES[kind or "json"][0]
+        wanted = [out / f"{path.stem}{suffix}" for path in inputs]
+    else:
+        suffix = out.suffix.lower()
+        allowed = _PRESET_SUFFIXES[kind] if kind else sum(_PRESET_SUFFIXES.values(), ())
+        if suffix not in allowed:
+            raise ValueError(f"--out {out}: use a file name ending in {' or '.join(allowed)}, "
+                             "or an existing folder")
+        wanted = [out]
+    chosen: list[Path] = []
+    for path in wanted:  # two inputs with one stem must not share a file either
+        free = first_free_path(path)
+        while free in chosen:
+            free = first_free_path(free.with_name(f"{free.stem} 2{free.suffix}"))
+        chosen.append(free)
+    return chosen
+
+
 def _cmd_match(args: argparse.Namespace) -> int:
+    import json
+
+    from flowsynth_gui.features.audio_io import AudioFileError
     from flowsynth_gui.fileio import atomic_write_text
+    from flowsynth_gui.inference.analysis import load_target
     from flowsynth_gui.inference.match import Matcher
+    from flowsynth_gui.matching import MatchEngine, open_index
     from flowsynth_gui.models import load_checkpoint
     from flowsynth_gui.presets.h2p_writer import write_h2p
     from flowsynth_gui.presets.library import Preset
 
-    result = Matcher(load_checkpoint(args.model)).match_file(args.audio)
-    for note in result.notes:
-        print(f"  {note}")
-    suffix = args.out.suffix.lower()
-    description = f"Matched by FlowSynth from {Path(args.audio).name}"
-    if suffix == ".h2p":
-        written = write_h2p(args.out, result.params, author="FlowSynth", description=description)
-    elif suffix in (".json", ".fspreset"):
-        latent = None if result.latent is None else [float(x) for x in result.latent]
-        preset = Preset(name=args.out.stem, parameters=result.params, latent=latent,
-                        author="FlowSynth", description=description)
-        atomic_write_text(args.out, preset.to_json())
-        written = args.out
-    else:
-        raise ValueError(f"--out {args.out}: use a .h2p (Diva) or .json/.fspreset file name")
-    print(f"spectral convergence of the re-rendered match: {result.spectral_convergence:.3f} "
-          f"(0 is identical); preset written to {written}")
-    return 0
+    missing = [str(p) for p in args.audio if not p.is_file()]
+    if missing:
+        raise ValueError(f"no such file: {', '.join(missing)}")
+    if args.budget < 0 or args.top < 1:
+        raise ValueError("--budget must be >= 0 seconds and --top >= 1")
+    outputs = _match_outputs(list(args.audio), args.out, args.format)
+    matcher = Matcher(load_checkpoint(args.model))
+    index, warning = open_index(args.index, matcher.names)
+    if warning:
+        print(f"note: {warning}")
+    engine = MatchEngine(matcher.names, matcher=matcher, index=index)
+    failures = 0
+    for path, out in zip(args.audio, outputs, strict=True):
+        try:
+            outcome = engine.match(load_target(path), budget=args.budget, top=args.top)
+        except AudioFileError as err:
+            print(f"{path}: cannot match: {err}", file=sys.stderr)
+            failures += 1
+            continue
+        best = outcome.best
+        values = dict(zip(engine.names, best.params.tolist(), strict=True))
+        description = (f"Matched by FlowSynth from {path.name} at MIDI note "
+                       f"{best.note} (SC {best.distance:.3f}, {best.source_name})")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".h2p":
+            written = write_h2p(out, values, author="FlowSynth", description=description)
+        else:
+            latent = None if best.z is None else [float(x) for x in best.z]
+            data = Preset(name=out.stem, parameters=values, latent=latent, author="FlowSynth",
+                          description=description).to_dict()
+            data.update(note=best.note, spectral_convergence=best.distance,
+                        source=best.source)
+            atomic_write_text(out, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+            written = out
+        for note in outcome.target.notes:
+            print(f"  {note}")
+        print(f"{path.name}: note {best.note}, SC {best.distance:.3f} (0 is "
+              f"identical) from the {best.source_name}, {outcome.renders} renders in "
+              f"{outcome.seconds:.2f} s -> {written}")
+        for rank, c in enumerate(outcome.candidates[1:], start=2):
+            print(f"    #{rank}: SC {c.distance:.3f} ({c.source_name})")
+    engine.close()
+    return 1 if failures else 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -201,6 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     dataset.set_defaults(run=_cmd_dataset)
 
+    index = sub.add_parser("index", help="the sound index that matching searches")
+    index_sub = index.add_subparsers(dest="index_command", required=True)
+    index_build = index_sub.add_parser("build", help=(
+        "render presets once and store their sound embeddings (sharded, resumable)"))
+    index_build.add_argument("--params", type=int, choices=(16, 32, 64), default=32,
+                             help="the paper's parameter set (default 32, the shipped model's)")
+    index_build.add_argument("--size", type=int, default=100000, help="sounds to index")
+    index_build.add_argument("--out", type=Path, required=True, help="index folder")
+    index_build.add_argument("--seed", type=int, default=0)
+    index_build.add_argument("--shard-size", type=int, default=10000, help="sounds per shard")
+    index_build.add_argument("--components", type=int, default=64,
+                             help="embedding size (principal components of the log-mel)")
+    index_build.add_argument("--workers", type=int, default=None,
+                             help="processes (default: cores)")
+    index_build.set_defaults(run=_cmd_index_build)
+
     training = sub.add_parser("train", help="train a model on a dataset folder")
     training.add_argument("--model", required=True, choices=KINDS)
     training.add_argument("--params", type=int, choices=(16, 32, 64),
@@ -239,11 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--seed", type=int)
     align.set_defaults(run=_cmd_align)
 
-    matching = sub.add_parser("match", help="infer a preset from an audio file")
-    matching.add_argument("audio", type=Path, help="WAV, FLAC or OGG file")
-    matching.add_argument("--out", type=Path, required=True, help="preset.h2p or preset.json")
+    matching = sub.add_parser("match", help="find the presets that sound like audio files")
+    matching.add_argument("audio", type=Path, nargs="+", help="WAV, FLAC or OGG files")
+    matching.add_argument("--out", type=Path, required=True, help=(
+        "preset.json / preset.fspreset / preset.h2p for one file; a folder for several "
+        "(each match written as <input stem>.json, or .h2p with --format h2p)"))
+    matching.add_argument("--format", choices=("json", "h2p"),
+                          help="preset format in an output folder (default json)")
+    matching.add_argument("--budget", type=float, default=2.0, metavar="SECONDS",
+                          help="search time per file (default 2; 0: the first answer only)")
+    matching.add_argument("--top", type=int, default=5, help="candidates listed per file")
     matching.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                           help=f"checkpoint (default: the shipped {DEFAULT_MODEL.name})")
+    matching.add_argument("--index", type=Path, default=None,
+                          help="sound index folder (default: the shipped one)")
     matching.set_defaults(run=_cmd_match)
 
     evaluation = sub.add_parser("evaluate", help="Table 1: score models on test splits")

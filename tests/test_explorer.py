@@ -22,6 +22,7 @@ import pytest
 from training_support import train_tiny_flow_dis
 
 from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
+from flowsynth_gui.data.renders import render_presets
 from flowsynth_gui.explorer import (
     Explorer,
     MacroCache,
@@ -31,13 +32,12 @@ from flowsynth_gui.explorer import (
     rank_latent_dims,
     tag_scores,
 )
-from flowsynth_gui.explorer.rendering import render_presets
 from flowsynth_gui.explorer.session import RESIDUAL_FADE, residual_weight
-from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible, load_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
 from flowsynth_gui.presets.library import Preset, PresetLibrary
 from flowsynth_gui.synth import render
+from flowsynth_gui.synth.render import REFERENCE_NOTE
 from flowsynth_gui.training.config import load_train_config
 
 SR = 22050
@@ -318,9 +318,9 @@ def test_refinement_never_returns_worse_and_usually_improves(explorer: Explorer,
     for audio in held_out:
         match = explorer.match(audio, SR)
         result = explorer.refine(budget=40, progress=reports.append)
-        # The start is the one-shot answer itself, scored the same way as the matcher does.
-        np.testing.assert_array_equal(result.start.params, list(match.params.values()))
-        assert result.start.distance == pytest.approx(match.spectral_convergence, rel=1e-6)
+        # The start is the model's one-shot answer, scored the same way as the engine does.
+        np.testing.assert_array_equal(result.start.params, match.model_answer.params)
+        assert result.start.distance == pytest.approx(match.model_answer.distance, rel=1e-6)
         distances = [c.distance for c in result.candidates]
         assert distances == sorted(distances)
         assert result.best.distance <= result.start.distance

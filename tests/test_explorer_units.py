@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from flowsynth_gui.data.renders import stop_requested
 from flowsynth_gui.explorer import (
     History,
     HistoryEntry,
@@ -17,9 +18,7 @@ from flowsynth_gui.explorer import (
     labels_from_tags,
     sample_neighbours,
 )
-from flowsynth_gui.explorer.cmaes import CMAES
 from flowsynth_gui.explorer.preset_map import _bulk_rows
-from flowsynth_gui.explorer.rendering import stop_requested
 from flowsynth_gui.features.mel import FeatureNormaliser
 from flowsynth_gui.models import CheckpointMetadata, LoadedCheckpoint, build_model
 from flowsynth_gui.synth import param_set
@@ -36,29 +35,6 @@ def tiny_codec(kind: str) -> LatentCodec:
                 coupling.w3.normal_(0.0, 0.3)
     return LatentCodec(LoadedCheckpoint(model, CheckpointMetadata(param_set(16),
                                                                   FeatureNormaliser(-4.0, 2.0))))
-
-
-def test_cmaes_minimises_a_rotated_ellipsoid_and_is_seeded() -> None:
-    rotation = np.linalg.qr(np.random.default_rng(1).standard_normal((6, 6)))[0]
-    scales = np.logspace(0, 2, 6)
-
-    def f(x: np.ndarray) -> np.ndarray:
-        return np.square((x - 0.5) @ rotation * scales).sum(axis=1)
-
-    runs = []
-    for _ in range(2):
-        es = CMAES(np.zeros(6), sigma=0.5, seed=3)
-        for _ in range(300):
-            x = es.ask()
-            es.tell(x, f(x))
-        runs.append(es.mean)
-    np.testing.assert_allclose(runs[0], 0.5, atol=1e-6)
-    np.testing.assert_array_equal(runs[0], runs[1])
-
-
-def test_cmaes_respects_bounds() -> None:
-    es = CMAES(np.zeros(3), sigma=10.0, seed=0, bounds=(-1.0, 1.0))
-    assert np.abs(es.ask()).max() <= 1.0
 
 
 def test_history_is_bounded_and_exact() -> None:

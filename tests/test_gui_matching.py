@@ -22,6 +22,7 @@ from flowsynth_gui.audio import NoSignalError
 from flowsynth_gui.features.audio_io import write_wav
 from flowsynth_gui.gui.main_window import MainWindow
 from flowsynth_gui.gui.settings import Settings
+from flowsynth_gui.matching.index import IndexSpec, build_index
 from flowsynth_gui.synth.render import render
 
 
@@ -40,25 +41,52 @@ def drop_file(win: MainWindow, path: Path) -> None:
     QApplication.sendEvent(win, drop)
 
 
-def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
-    session = window.session
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 16-parameter sound index for the tiny model (the shipped one is for 32)."""
+    root = tmp_path_factory.mktemp("index") / "p16"
+    build_index(root, IndexSpec(param_set=16, size=40, shard_size=20, basis_sounds=20,
+                                components=8), workers=1)
+    return root
+
+
+def test_dropping_a_wav_lists_candidates_then_improves_them(
+        qtbot, tmp_path: Path, tiny_model: Path, tiny_index: Path) -> None:  # noqa: F811
+    win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
+                      make_options(tmp_path, tiny_model, index_path=str(tiny_index)))
+    session, panel = win.session, win.matching
+    win.matching.budget.setValue(1.0)
     wav = write_wav(tmp_path / "imitation.wav", render({"VCF1: Frequency": 0.7}, note=57),
                     22050)
+    reports = []
+    session.match_ready.connect(reports.append)
+    session.match_improved.connect(reports.append)
     with qtbot.waitSignal(session.match_ready, timeout=20000) as matched:
-        drop_file(window, wav)
-    report = matched.args[0]
-    assert report.source == "imitation" and 50 <= report.note <= 64
-    assert np.isfinite(report.distance) and report.candidates
+        drop_file(win, wav)
+    first = matched.args[0]
+    assert first.source == "imitation" and first.searching and not first.refined
+    sources = {c.source for c in first.candidates}
+    assert {"sound index", "model's answer"} <= sources  # each row says where it came from
+    assert panel.cancel.isEnabled()  # the search goes on, and can be stopped
+    assert win.tabs.currentWidget() is win.matching
+    assert first.candidates[0].source in panel.candidates.item(0).text()
+    wait_until(qtbot, lambda: reports and reports[-1].refined, 30)
+    final = reports[-1]
+    assert final.candidates[0].distance <= first.candidates[0].distance  # never worse
+    assert [c.source for c in final.candidates].count("model's answer") == 1  # stays listed
+    assert panel.candidates.count() == len(final.candidates)
+    assert not panel.cancel.isEnabled()
     settle(qtbot, session)
     assert session.state.name == "Match: imitation"
-    assert len(window.map.match.data) == 1  # the match is on the map
-    assert window.matching.candidates.count() == 1
-    assert window.sound.target.shown is not None  # the target's waveform and spectrogram
-    assert window.tabs.currentWidget() is window.matching
+    assert len(win.map.match.data) == 1  # the match is on the map
+    assert win.sound.target.shown is not None  # the target's waveform and spectrogram
+    # the best of the search became the current sound
+    best = session._explorer.last_match.best
+    np.testing.assert_allclose([session.state.values[n] for n in session._explorer.names],
+                               best.params)
 
-    # refine, see progress, cancel
-    panel = window.matching
-    panel.budget.setValue(2000)
+    # search longer, see progress, cancel: what was found so far is listed
+    panel.budget.setValue(30.0)
     progress = []
     session.refine_progressed.connect(lambda *args: progress.append(args))
     qtbot.mouseClick(panel.refine, Qt.MouseButton.LeftButton)
@@ -69,21 +97,15 @@ def test_dropping_a_wav_produces_a_match(qtbot, window: MainWindow, tmp_path: Pa
         qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
     report = refined.args[0]
     assert report.cancelled
-    assert report.candidates[0].distance <= report.distance  # never worse than the start
-    assert window.matching.candidates.count() == len(report.candidates)
-    assert len(window.map.candidates.data) == len(report.candidates)
-    # the model's answer stays listed (to go back to it); the progress showed the final best
-    assert [c.label for c in report.candidates].count("model's answer") == 1
-    assert progress[-1][2] == pytest.approx(report.candidates[0].distance)
-    assert f"best {report.candidates[0].distance:.3f}" in panel.progress.format()
-    item = panel.candidates.item(0)
+    assert report.candidates[0].distance <= final.candidates[0].distance
+    assert "best" in panel.progress.format()
+    item = panel.candidates.item(1)
     with qtbot.waitSignal(session.params_changed, timeout=5000):
         qtbot.mouseClick(panel.candidates.viewport(), Qt.MouseButton.LeftButton,
                          pos=panel.candidates.visualItemRect(item).center())
-    # a new sound to match: the last refinement's progress is not its progress
-    with qtbot.waitSignal(session.match_ready, timeout=20000):
-        drop_file(window, wav)
-    assert panel.progress.value() == 0 and "best" not in panel.progress.format()
+    settle(qtbot, session)
+    assert session.state.name.endswith("#2")
+    win.close()
 
 
 def test_a_non_audio_file_dropped_gets_a_message_and_keeps_the_sound(

@@ -11,13 +11,13 @@
 - :mod:`.preset_map` and :mod:`.map_sources` — the 2-D map of presets (latent dimensions or
   PCA) and how datasets, sounds and presets are placed on it.
 - :mod:`.neighbourhood` — neighbours at a radius; latent vs straight-parameter interpolation.
-- :mod:`.refine` with :mod:`.cmaes` — refined matching by CMA-ES in the latent space.
+- :mod:`.refine` — refined matching by CMA-ES (pycma) in the latent space.
 - :mod:`.history` — bounded undo/redo of reached presets.
-- :mod:`.rendering` — batch renders with a fixed seed; the cancellation convention.
 
 GUI-free: no Qt, no sounddevice, no training code.
 """
 
+from flowsynth_gui.data.renders import StopFlag
 from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.history import History, HistoryEntry
 from flowsynth_gui.explorer.macros import (
@@ -38,7 +38,6 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import MapAxes, MapPoint, PresetMap, labels_from_tags
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.rendering import StopFlag
 from flowsynth_gui.explorer.semantic import SLIDER_RANGE, SemanticSlider, tag_scores
 from flowsynth_gui.explorer.session import Explorer, PresetLike
 

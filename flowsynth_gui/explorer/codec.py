@@ -39,12 +39,11 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from flowsynth_gui.explorer.rendering import render_presets
+from flowsynth_gui.data.renders import render_presets
 from flowsynth_gui.features.mel import log_mel, log_mel_batch
-from flowsynth_gui.inference.match import REFERENCE_NOTE
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible
 from flowsynth_gui.models.latent_map import LatentParamMap
-from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE
+from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
 __all__ = ["LatentCodec", "single_torch_thread"]
 

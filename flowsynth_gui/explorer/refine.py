@@ -1,7 +1,7 @@
 """Refined matching: search the latent space around the model's answer, by ear.
 
 The model's one-shot answer (encode → z → parameters) is a good start but not the best
-preset the synth can reach. :func:`refine_match` runs CMA-ES (``cmaes.py``) from that z: each
+preset the synth can reach. :func:`refine_match` runs CMA-ES (pycma) from that z: each
 generation's latents go through the regression flow to parameters, are rendered at the
 target's pitch (one batch, several threads) and scored by spectral convergence on the linear
 mel (SC, the paper's audio metric; lower is better). The budget is a number of renders, with
@@ -15,14 +15,18 @@ candidate returned is never worse than the start.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from flowsynth_gui.explorer.cmaes import CMAES
+with warnings.catch_warnings():  # pycma warns that matplotlib (its plots) is absent
+    warnings.simplefilter("ignore")
+    import cma
+
+from flowsynth_gui.data.renders import StopFlag, render_mels, stop_requested
 from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.rendering import StopFlag, render_mels, stop_requested
 from flowsynth_gui.features.metrics import spectral_convergence
 
 __all__ = ["Candidate", "RefineProgress", "RefineResult", "refine_match"]
@@ -99,16 +103,19 @@ def refine_match(codec: LatentCodec, target_mel: np.ndarray, start_z: np.ndarray
                                                                   workers))[0]))
     pool = [start]
     renders, cancelled = 1, False
-    es = CMAES(z0, sigma, population, seed, bounds=(-LATENT_BOUND, LATENT_BOUND))
+    options = {"bounds": [-LATENT_BOUND, LATENT_BOUND], "seed": seed + 1, "verbose": -9}
+    if population:
+        options["popsize"] = population
+    es = cma.CMAEvolutionStrategy(z0, sigma, options)
     per_render = time.perf_counter() - started  # the start's render: the first estimate
     while renders < budget:
         if stop_requested(should_stop):
             cancelled = True
             break
         elapsed = time.perf_counter() - started
-        if time_limit is not None and elapsed + per_render * es.population > time_limit:
+        if time_limit is not None and elapsed + per_render * es.popsize > time_limit:
             break
-        x = es.ask()[: budget - renders]
+        x = np.asarray(es.ask(), dtype=np.float64)[: budget - renders]
         params = codec.to_params(x)
         distances = _scores(target, render_mels(params, codec.names, note, workers))
         renders += len(x)
@@ -117,10 +124,10 @@ def refine_match(codec: LatentCodec, target_mel: np.ndarray, start_z: np.ndarray
         if progress is not None:  # before a last, short generation too: the shown best is final
             progress(RefineProgress(renders, budget, min(c.distance for c in pool),
                                     start.distance))
-        if len(x) < es.population:
+        if len(x) < es.popsize:
             break  # the budget cut this generation short: nothing more to learn from it
-        es.tell(x, distances)
+        es.tell(list(x), distances.tolist())
     # Stable sort: on a tie the start (first in the pool) wins, so equal is never "worse".
     ranked = sorted(pool, key=lambda c: c.distance)
-    return RefineResult(start, tuple(ranked[:keep]), renders, es.generation, cancelled,
+    return RefineResult(start, tuple(ranked[:keep]), renders, es.countiter, cancelled,
                         time.perf_counter() - started)

@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from flowsynth_gui.data.renders import render_presets
 from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.rendering import render_presets
 from flowsynth_gui.features.descriptors import compute_descriptors_batch
 from flowsynth_gui.features.tags import SILENT_DB, TagRules
-from flowsynth_gui.inference.match import REFERENCE_NOTE
-from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE
+from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
 __all__ = ["SLIDER_RANGE", "SemanticSlider", "SliderSweep", "semantic_sliders",
            "slider_rank_correlations", "sweep_slider", "tag_rules_of", "tag_scores"]

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from flowsynth_gui.data.dataset import LoadedDataset
+from flowsynth_gui.data.renders import StopFlag
 from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.history import History, HistoryEntry
 from flowsynth_gui.explorer.macros import Macro, MacroCache, MacroSettings
@@ -48,9 +49,17 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import PresetMap
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.rendering import StopFlag
 from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
-from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher, MatchResult
+from flowsynth_gui.inference.analysis import MatchTarget, analyse_audio
+from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher
+from flowsynth_gui.matching.engine import (
+    DEFAULT_BUDGET,
+    MatchCandidate,
+    MatchEngine,
+    MatchOutcome,
+    MatchProgress,
+)
+from flowsynth_gui.matching.index import SoundIndex
 from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
 from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset, PresetFormatError, PresetLibrary
@@ -72,6 +81,10 @@ def residual_weight(distance: np.ndarray) -> np.ndarray:
     return 1.0 - x * x * (3.0 - 2.0 * x)
 
 
+def _values_of(preset: Preset | H2pPreset) -> Mapping[str, float]:
+    return preset.parameters() if isinstance(preset, H2pPreset) else preset.parameters
+
+
 #: a preset as the explorer accepts it: parameters by name, or the model's vector
 PresetLike = Mapping[str, float] | np.ndarray | Sequence[float]
 
@@ -81,7 +94,8 @@ class Explorer:
 
     def __init__(self, checkpoint: LoadedCheckpoint, *, note: int = REFERENCE_NOTE,
                  history_depth: int = 200, macro_settings: MacroSettings | None = None,
-                 macro_cache: MacroCache | None = None, workers: int | None = None) -> None:
+                 macro_cache: MacroCache | None = None, workers: int | None = None,
+                 index: SoundIndex | None = None) -> None:
         model = checkpoint.model
         if not (model.has_decoder or model.invertible):
             raise ValueError(f"a {model.config.kind!r} model maps audio straight to parameters "
@@ -95,6 +109,8 @@ class Explorer:
         self.macro_cache = macro_cache if macro_cache is not None else MacroCache()
         self.workers = workers
         self._matcher = Matcher(checkpoint)
+        self.engine = MatchEngine(self.codec.names, matcher=self._matcher, index=index,
+                                  workers=workers)
         self._lock = threading.RLock()
         self._note = int(note)
         self._z = np.zeros(self.codec.latent_dim)
@@ -104,7 +120,7 @@ class Explorer:
         self._has_residual = False
         self._extras: dict[str, float] = {}
         self._macros: list[Macro] | None = None
-        self._last_match: MatchResult | None = None
+        self._last_match: MatchOutcome | None = None
         self.commit("start")
 
     @classmethod
@@ -340,9 +356,13 @@ class Explorer:
                            source: str = "library", latents: np.ndarray | None = None) -> int:
         """Place presets without audio where the model hears them (rendered, encoded), or at
         ``latents`` for presets the model made itself (``params = f(z)``)."""
+        presets = list(presets)
         points = preset_points(self.codec, presets, source, self.workers, latents)
         with self._lock:
             self.map.add(points)
+        if source != "sketch":  # the user's presets are candidates of every match
+            self.engine.set_presets(source, [(p.name, model_vector(_values_of(p), self.names))
+                                             for p in presets])
         return len(points)
 
     def add_library_to_map(self, library: PresetLibrary) -> tuple[int, list[str]]:
@@ -402,40 +422,84 @@ class Explorer:
 
     # --- matching --------------------------------------------------------------------------
 
-    def match(self, samples: np.ndarray, sample_rate: int, *, record: bool = True,
-              ) -> MatchResult:
-        """Infer a preset from audio (at the input's pitch) and make it current."""
-        result = self._matcher.match_audio(samples, sample_rate)
-        if result.latent is None:  # the constructor refuses the models that give none
-            raise RuntimeError("the matcher returned no latent for this model")
-        vector = model_vector(result.params, self.names)
+    def match(self, samples: np.ndarray, sample_rate: int, *, budget: float = 0.0,
+              record: bool = True, progress: Callable[[MatchProgress], None] | None = None,
+              should_stop: StopFlag = None) -> MatchOutcome:
+        """Find presets for audio with the matching engine (at the input's pitch) and make
+        the best current; ``budget`` seconds of polish (0: the first ranking only)."""
+        return self.match_target(analyse_audio(samples, sample_rate), budget=budget,
+                                 record=record, progress=progress, should_stop=should_stop)
+
+    def match_target(self, target: MatchTarget, *, budget: float = DEFAULT_BUDGET,
+                     record: bool = True,
+                     progress: Callable[[MatchProgress], None] | None = None,
+                     should_stop: StopFlag = None) -> MatchOutcome:
+        """:meth:`match` for an analysed target (the app analyses first, to show it)."""
+        outcome = self.engine.match(target, budget=budget, progress=progress,
+                                    should_stop=should_stop)
         with self._lock:
-            self._last_match, self._note = result, result.note
-            self._params, self._z, self._extras = vector, result.latent.astype(np.float64), {}
-            self._anchor_here()
-            if record:
-                self.commit("match")
-        return result
+            self._last_match = outcome
+            self._adopt(outcome.best, "match" if record else None)
+        return outcome
+
+    def match_again(self, *, budget: float = DEFAULT_BUDGET,
+                    progress: Callable[[MatchProgress], None] | None = None,
+                    should_stop: StopFlag = None) -> MatchOutcome:
+        """Search on from the last match's candidates for ``budget`` seconds (the state is
+        not changed: pass a candidate to :meth:`choose`). ValueError before any match."""
+        last = self._last_match
+        if last is None:
+            raise ValueError("search again needs a sound to match: call match() first")
+        outcome = self.engine.search_on(last, budget=budget, progress=progress,
+                                        should_stop=should_stop)
+        self._last_match = outcome
+        return outcome
+
+    @property
+    def last_match(self) -> MatchOutcome | None:
+        """The last match's outcome (after :meth:`match_again`, the longer search's)."""
+        return self._last_match
+
+    def match_latent(self) -> np.ndarray | None:
+        """Where the model hears the last matched sound (the model's encoding of it)."""
+        last = self._last_match
+        return None if last is None or last.model_answer is None else last.model_answer.z
+
+    def _adopt(self, candidate: MatchCandidate, label: str | None) -> None:
+        """A match candidate becomes the current sound (under the lock). It sits where the
+        model hears the target; what f does not reproduce of it is the residual."""
+        z = candidate.z if candidate.z is not None else self.match_latent()
+        if z is None:
+            z = self.codec.encode_presets(candidate.params[None], self.workers)[0]
+        self._params, self._z, self._extras = candidate.params.copy(), np.array(z, float), {}
+        self._note = candidate.note
+        self._anchor_here()
+        if label is not None:
+            self.commit(label)
 
     def refine(self, *, budget: int = 150, sigma: float = 0.5, keep: int = 5,
                population: int | None = None, time_limit: float | None = None, seed: int = 0,
                progress: Callable[[RefineProgress], None] | None = None,
                should_stop: StopFlag = None) -> RefineResult:
-        """Search around the last match for closer renders (the state is not changed: pass a
-        candidate to :meth:`choose`). ValueError before any :meth:`match`."""
+        """Search the latent space around the last match's model answer for closer renders
+        (the state is not changed). ValueError before any :meth:`match`."""
         result = self._last_match
-        if result is None or result.latent is None:
+        if result is None or result.model_answer is None or result.model_answer.z is None:
             raise ValueError("refine needs a sound to match: call match() first")
-        return refine_match(self.codec, result.target_mel, result.latent, result.note,
-                            start_params=model_vector(result.params, self.names),
-                            budget=budget, sigma=sigma, keep=keep, population=population,
-                            seed=seed, workers=self.workers, time_limit=time_limit,
-                            progress=progress, should_stop=should_stop)
+        answer = result.model_answer
+        return refine_match(self.codec, result.target.mel, answer.z, answer.note,
+                            start_params=answer.params, budget=budget, sigma=sigma, keep=keep,
+                            population=population, seed=seed, workers=self.workers,
+                            time_limit=time_limit, progress=progress, should_stop=should_stop)
 
-    def choose(self, candidate: Candidate | LatentPreset, label: str = "refined",
-               ) -> dict[str, float]:
-        """Make a refinement candidate (or a neighbour) the current sound."""
-        self.load_preset(candidate.params, z=candidate.z, label=label)
+    def choose(self, candidate: Candidate | LatentPreset | MatchCandidate,
+               label: str = "refined") -> dict[str, float]:
+        """Make a match or refinement candidate (or a neighbour) the current sound."""
+        if isinstance(candidate, MatchCandidate):
+            with self._lock:
+                self._adopt(candidate, label)
+        else:
+            self.load_preset(candidate.params, z=candidate.z, label=label)
         return self.preset()
 
     # --- saving ----------------------------------------------------------------------------

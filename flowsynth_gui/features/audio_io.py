@@ -159,6 +159,7 @@ def check_audible(
     sample_rate: int,
     min_duration: float = 0.25,
     source: str | os.PathLike[str] | None = None,
+    refuse_clipped: bool = True,
 ) -> None:
     """Refuse audio that cannot describe a sound: silent, too short, or clipped.
 
@@ -189,7 +190,7 @@ def check_audible(
             "use a longer recording of the note"
         )
     clipped = float(np.mean(magnitude >= CLIP_LEVEL))
-    if clipped > MAX_CLIPPED_FRACTION:
+    if refuse_clipped and clipped > MAX_CLIPPED_FRACTION:
         raise ClippedAudioError(
             f"{name}{clipped:.1%} of samples are at full scale (clipped); record again at a "
             "lower input level or use an unclipped version of the file"

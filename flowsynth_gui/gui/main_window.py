@@ -109,7 +109,9 @@ class MainWindow(QMainWindow):
         self.neighbours.set_defaults(settings.get("neighbours/count"),
                                      settings.get("neighbours/radius"))
         self.interpolation.steps.setValue(settings.get("interpolation/steps"))
-        self.matching.budget.setValue(settings.get("match/refine_budget"))
+        self.matching.budget.setValue(settings.get("match/budget_seconds"))
+        self.matching.budget.valueChanged.connect(
+            lambda seconds: settings.set("match/budget_seconds", float(seconds)))
         self.midi.set_choices(settings.get("midi/out_port"), settings.get("midi/out_channel"),
                               settings.get("midi/in_port"))
 
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         s.match_ready.connect(self.matching.show_match)
         s.match_ready.connect(lambda _: self.tabs.setCurrentWidget(self.matching))
         s.match_ready.connect(lambda _: self.messages.dismiss_if_starts(MATCH_FAILED))
+        s.match_improved.connect(self.matching.show_match)
         s.refine_progressed.connect(self.matching.show_refine_progress)
         s.macros_ranked.connect(self.controls.show_macros)
         s.macros_progressed.connect(self.controls.show_ranking_progress)

@@ -87,6 +87,7 @@ class SessionOptions:
     macro_settings: Any = None  # explorer MacroSettings (tests use a fast one)
     midi_system: Any = None  # a MIDI system double (tests)
     render_workers: int | None = None
+    index_path: str | None = None  # the sound index matching searches; None: the shipped one
 
 
 class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
@@ -100,8 +101,9 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     target_loaded = Signal(object)  # Rendered
     map_changed = Signal(object)  # MapSnapshot
     overlays_changed = Signal(object)  # MapOverlays
-    match_ready = Signal(object)  # MatchReport
-    refine_progressed = Signal(int, int, float)  # renders, budget, best distance
+    match_ready = Signal(object)  # MatchReport: a match's first answer, or its search's end
+    match_improved = Signal(object)  # MatchReport: the live search found closer candidates
+    refine_progressed = Signal(int, int, float)  # elapsed ms, budget ms, best distance
     macros_ranked = Signal(object)  # list[MacroInfo]
     macros_progressed = Signal(int, int)
     neighbours_found = Signal(object)  # NeighbourInfo
@@ -273,16 +275,19 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def _load_model_now(self, path: str, first: bool) -> None:
         from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
+        from flowsynth_gui.matching import open_index
         from flowsynth_gui.models import CheckpointError, load_checkpoint
 
         self._busy("loading the model", True)
         self.status_changed.emit("model", f"Model: loading {Path(path).name}…")
         try:
             checkpoint = _load_retrying(load_checkpoint, CheckpointError, path)
+            index, index_note = open_index(self.options.index_path,
+                                           checkpoint.metadata.param_names)
             explorer = Explorer(checkpoint,
                                 macro_settings=self.options.macro_settings or MacroSettings(),
                                 macro_cache=MacroCache(self._cache_folder()),
-                                workers=self.options.render_workers)
+                                workers=self.options.render_workers, index=index)
         except (CheckpointError, ValueError, OSError) as err:
             self._model_failed(path, err, first)
             return
@@ -298,6 +303,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         if not first:
             self._in_gui(lambda: self.settings.set("model/path", path))
             self.post("info", f"Loaded model {self.model_info.label}")
+        if index_note:
+            self.post("info", f"Sound matching: {index_note}")
         self._clear_overlays()
         self._publish(explorer, "model")
         self._build_map(explorer)

@@ -1,4 +1,5 @@
-"""The session's matching: a sound file or a recording in, the match current, refinement.
+"""The session's matching: a sound in, the engine's first answer current at once, then a live
+search that lists closer candidates (and makes the best current) until its budget or Cancel.
 
 A mixin of :class:`~flowsynth_gui.gui.session.Session` (the signals and lanes live there).
 """
@@ -30,6 +31,9 @@ class MatchingMixin:
     _candidates: list[Any]
     _target: Rendered | None
     _last_match: MatchReport | None
+    _match_source: str = "sound"
+    _match_notes: tuple[str, ...] = ()
+    _match_shown: bool = False  # False until a match's first report: it opens the tab
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -52,79 +56,105 @@ class MatchingMixin:
                            lambda: self._match(np.asarray(samples, np.float32), source, ()))
 
     def _match(self, samples: np.ndarray, source: str, notes: tuple[str, ...]) -> None:
+        """The first answer at once (made current), then the live search on a worker."""
         from flowsynth_gui.features.audio_io import AudioFileError
         from flowsynth_gui.features.mel import log_mel
+        from flowsynth_gui.inference.analysis import analyse_audio
 
         ex = self._explorer
         self._busy("matching", True)
         try:
-            result = ex.match(samples, SAMPLE_RATE, record=False)
+            target = analyse_audio(samples, SAMPLE_RATE, source)
+            outcome = ex.match_target(target, budget=0.0, record=False)
         except AudioFileError as err:  # silent, too short, ...
             self.post("warning", f"{MATCH_FAILED} {source}: {err}")
             return
         finally:
             self._busy("matching", False)
-        target = np.zeros(4 * SAMPLE_RATE, np.float32)
-        target[: min(len(samples), len(target))] = samples[: len(target)]
-        self._target = Rendered(target, SAMPLE_RATE, log_mel(target, SAMPLE_RATE),
+        self._target = Rendered(target.audio, SAMPLE_RATE, log_mel(target.audio, SAMPLE_RATE),
                                 f"Target: {source}")
         self.target_loaded.emit(self._target)
         name = f"Match: {source}"
         self._set_name(name)
         self._tags_by_name.pop(name, None)
         ex.commit(name)
-        self._candidates = []
-        self._set_overlay(ex, "candidates", None)
-        self._set_overlay(ex, "match", result.latent)
-        report = MatchReport(source, result.note, result.detected_hz,
-                             result.spectral_convergence, tuple(notes) + tuple(result.notes),
-                             (CandidateInfo("model's answer", result.spectral_convergence),))
-        self._last_match = report
-        self.match_ready.emit(report)  # the window then drops a warning left by a failed one
+        self._match_source, self._match_notes = source, tuple(notes) + target.notes
+        self._match_shown = False
+        self._show_candidates(ex, outcome, searching=True)
+        self._set_overlay(ex, "match", ex.match_latent())
         self._publish(ex, "match")
         self.preset_loaded.emit(name)
+        self._search_on(ex, float(self.settings.get("match/budget_seconds")), adopt=True)
 
-    def refine(self, budget: int | None = None) -> None:
-        """Search around the last match for closer sounds (progress; :meth:`cancel_refine`)."""
+    def refine(self, seconds: float | None = None) -> None:
+        """Search on from the match's candidates (progress; :meth:`cancel_refine`)."""
         ex = self._explorer
         if ex is None or self._target is None:
-            self.post("info", "Match a sound first, then refine it")
+            self.post("info", "Match a sound first, then search longer")
             return
-        budget = int(budget or self.settings.get("match/refine_budget"))
+        self._search_on(ex, float(seconds or self.settings.get("match/budget_seconds")),
+                        adopt=False)
+
+    def _search_on(self, ex: Explorer, seconds: float, adopt: bool) -> None:
+        """Polish on a worker for ``seconds``, listing improvements live; with ``adopt`` the
+        final best becomes current unless the user moved on from the first answer."""
         stop = self._stops["refine"] = threading.Event()
+        first = ex.params
+        last_shown = [0.0]
+
+        def progress(p: Any) -> None:
+            if p.seconds - last_shown[0] >= 0.15:  # a few updates a second are plenty
+                last_shown[0] = p.seconds
+                self.refine_progressed.emit(int(1000 * p.seconds), int(1000 * seconds),
+                                            p.best[0].distance)
+                self._show_candidates(ex, p.best, searching=True)
 
         def run() -> None:
-            self._busy("refining the match", True)
+            self._busy("searching for closer sounds", True)
             try:
-                result = ex.refine(budget=budget, keep=5, should_stop=stop,
-                                   progress=lambda p: self.refine_progressed.emit(
-                                       p.renders, p.budget, p.best))
+                outcome = ex.match_again(budget=seconds, progress=progress, should_stop=stop)
             finally:
-                self._busy("refining the match", False)
-            self._refined(ex, result)
-        run_job(self._bg_pool, "refining the match", run, self._report_failure, services)
+                self._busy("searching for closer sounds", False)
+            if ex is not self._explorer:
+                return
+            self._show_candidates(ex, outcome, searching=False, cancelled=outcome.cancelled)
+            if adopt and np.array_equal(ex.params, first) and self._candidates:
+                self._on_state_lane("choosing the best match",
+                                    lambda e: self._choose(e, 0, self._base))
+            if outcome.cancelled:
+                self.post("info", "Search cancelled; the candidates found so far are listed")
+        run_job(self._bg_pool, "searching for closer sounds", run, self._report_failure,
+                services)
 
-    def _refined(self, ex: Explorer, result: Any) -> None:
+    def _show_candidates(self, ex: Explorer, found: Any, *, searching: bool,
+                         cancelled: bool = False) -> None:
+        """List candidates (an outcome or a progress' best): the model's answer always."""
         if ex is not self._explorer:
             return
-        # The model's answer stays listed (last if not among the best) to compare and go back.
-        self._candidates = list(result.candidates)
-        if not any(c is result.start for c in self._candidates):
-            self._candidates.append(result.start)
-        self._set_overlay(ex, "candidates", np.stack([c.z for c in self._candidates]))
-        first = self._last_match
-        candidates = tuple(CandidateInfo("model's answer" if c is result.start
-                                         else f"candidate {i + 1}", c.distance)
-                           for i, c in enumerate(self._candidates))
-        summary = (f"{result.renders} renders in {result.seconds:.1f} s, best "
-                   f"{100 * result.reduction:.0f} % closer than the model's answer")
-        self.match_ready.emit(MatchReport(
-            first.source if first else "sound", first.note if first else 60,
-            first.detected_hz if first else None, result.start.distance,
-            (*(first.notes if first else ()), summary), candidates, refined=True,
-            cancelled=result.cancelled))
-        if result.cancelled:
-            self.post("info", "Refinement cancelled; the candidates found so far are listed")
+        from flowsynth_gui.matching import MatchOutcome
+
+        outcome = ex.last_match
+        candidates = list(found.candidates if isinstance(found, MatchOutcome) else found)
+        answer = outcome.model_answer if outcome is not None else None
+        if answer is not None and not any(c is answer for c in candidates):
+            candidates.append(answer)
+        self._candidates = candidates
+        self._set_overlay(ex, "candidates", None)
+        best = candidates[0]
+        summary = [] if searching else [
+            f"{outcome.renders} renders in {outcome.seconds:.1f} s" if outcome else ""]
+        report = MatchReport(
+            self._match_source, best.note, outcome.target.detected_hz if outcome else None,
+            best.distance, self._match_notes + tuple(t for t in summary if t),
+            tuple(CandidateInfo(c.label or c.source_name, c.distance, c.source_name)
+                  for c in candidates),
+            refined=not searching, cancelled=cancelled, searching=searching)
+        self._last_match = report
+        if searching and self._match_shown:
+            self.match_improved.emit(report)
+        else:
+            self._match_shown = True
+            self.match_ready.emit(report)  # the window then drops a warning left by a failed one
 
     def cancel_refine(self) -> None:
         stop = self._stops.get("refine")
@@ -132,13 +162,15 @@ class MatchingMixin:
             stop.set()
 
     def choose_candidate(self, index: int) -> None:
-        """Make refinement candidate ``index`` (best first) the current sound."""
-        def choose(ex: Explorer) -> None:
-            if not 0 <= index < len(self._candidates):
-                return
-            name = f"{self._base.removesuffix(EDITED)} #{index + 1}"
-            ex.choose(self._candidates[index], label=name)
-            self._set_name(name)
-            self._publish(ex, "candidate")
-        self._on_state_lane("choosing a candidate", choose)
+        """Make match candidate ``index`` (best first) the current sound."""
+        self._on_state_lane("choosing a candidate",
+                            lambda ex: self._choose(ex, index,
+                                                    f"{self._base.removesuffix(EDITED)} "
+                                                    f"#{index + 1}"))
 
+    def _choose(self, ex: Explorer, index: int, name: str) -> None:
+        if not 0 <= index < len(self._candidates):
+            return
+        ex.choose(self._candidates[index], label=name)
+        self._set_name(name)
+        self._publish(ex, "candidate")

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "export/author": "",
     "export/folder": "",
     # explorer tools
-    "match/refine_budget": 120,
+    "match/budget_seconds": 2.0,  # how long a match searches (and "Search longer" adds)
     "neighbours/count": 8,
     "neighbours/radius": 0.8,
     "interpolation/steps": 9,

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from flowsynth_gui.data.renders import StopFlag, render_presets, stop_requested
 from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.rendering import StopFlag, render_presets, stop_requested
 from flowsynth_gui.explorer.semantic import tag_rules_of
 from flowsynth_gui.features.descriptors import compute_descriptors_batch
 from flowsynth_gui.features.tags import labels_to_tags

@@ -177,6 +177,7 @@ class Rendered:
 class CandidateInfo:
     label: str
     distance: float  # spectral convergence to the target (lower is closer)
+    source: str = ""  # where it came from: "sound index", "model's answer", "polished", ...
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,9 @@ class MatchReport:
     distance: float
     notes: tuple[str, ...]
     candidates: tuple[CandidateInfo, ...] = ()
-    refined: bool = False
+    refined: bool = False  # the search is over (its budget spent, or cancelled)
     cancelled: bool = False
+    searching: bool = False  # a live update: the search goes on
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Sound matching: audio -> features -> latent -> parameters, rendered at the input's pitch.
+"""The model's one-shot answer: audio -> features -> latent -> parameters, at the input's pitch.
 
-The models learn from notes rendered at MIDI 60, so an input at another pitch is first
-transposed to 60 (resampled, which keeps its timbre's shape in the spectrum), analysed there, and
-the answer is rendered back at the input's own pitch for listening and scoring.
+The input is analysed by :func:`~flowsynth_gui.inference.analysis.analyse_audio` (pitch, 4 s
+transposed to the reference note for the model); the answer is rendered back at the input's
+own pitch for listening and scoring. The matching engine (:mod:`flowsynth_gui.matching`) uses
+this as one of its candidate sources, beside the sound index and the model's posterior.
 """
 
 from __future__ import annotations
@@ -11,26 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 import torch
 
-from flowsynth_gui.features.audio_io import (
-    AudioFileError,
-    check_audible,
-    load_audio,
-    resample,
-)
 from flowsynth_gui.features.mel import log_mel, mel_magnitude
 from flowsynth_gui.features.metrics import spectral_convergence
-from flowsynth_gui.inference.pitch import estimate_pitch
+from flowsynth_gui.inference.analysis import (
+    MAX_NOTE,
+    MIN_NOTE,
+    MIN_SECONDS,
+    MatchTarget,
+    analyse_audio,
+    load_target,
+)
 from flowsynth_gui.models import LoadedCheckpoint
-from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, RENDER_SECONDS, render
+from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE, render
 
-__all__ = ["MatchResult", "Matcher", "MIN_NOTE", "MAX_NOTE", "REFERENCE_NOTE"]
-
-REFERENCE_NOTE = 60  # the pitch every training sound was rendered at
-MIN_NOTE, MAX_NOTE = 24, 108
-MIN_SECONDS = 0.25
+__all__ = ["MatchResult", "Matcher", "MIN_NOTE", "MAX_NOTE", "MIN_SECONDS", "REFERENCE_NOTE"]
 
 
 @dataclass
@@ -45,21 +42,6 @@ class MatchResult:
     notes: list[str] = field(default_factory=list)  # what was done to the input
 
 
-def _transpose(samples: np.ndarray, semitones: float) -> np.ndarray:
-    """Shift pitch by resampling (duration changes with it, as on a tape machine)."""
-    if abs(semitones) < 1e-3:
-        return samples
-    length = max(1, int(round(len(samples) * 2.0 ** (semitones / 12.0))))
-    return scipy.signal.resample(samples, length).astype(np.float32)
-
-
-def _fit_seconds(samples: np.ndarray, seconds: float) -> np.ndarray:
-    length = int(round(seconds * DEFAULT_SAMPLE_RATE))
-    out = np.zeros(length, dtype=np.float32)
-    out[:min(length, len(samples))] = samples[:length]
-    return out
-
-
 class Matcher:
     """Infers presets from audio with one loaded model (CPU, eval mode)."""
 
@@ -70,40 +52,27 @@ class Matcher:
         self.normaliser = checkpoint.metadata.normaliser
 
     def match_file(self, path: str | Path) -> MatchResult:
-        loaded = load_audio(path, sample_rate=DEFAULT_SAMPLE_RATE, duration=None)
-        result = self.match_audio(loaded.samples, loaded.sample_rate, source=str(path))
-        result.notes = list(loaded.notes) + result.notes
-        return result
+        return self.match_target(load_target(path))
 
     def match_audio(self, samples: np.ndarray, sample_rate: int,
                     source: str | None = None) -> MatchResult:
-        audio = np.asarray(samples, dtype=np.float32)
-        if audio.ndim != 1:
-            raise AudioFileError("match: give mono audio (mix channels down first)")
-        if sample_rate != DEFAULT_SAMPLE_RATE:
-            audio = resample(audio, sample_rate, DEFAULT_SAMPLE_RATE)
-        check_audible(audio, DEFAULT_SAMPLE_RATE, min_duration=MIN_SECONDS, source=source)
-        notes: list[str] = []
-        pitch = estimate_pitch(audio[: 2 * DEFAULT_SAMPLE_RATE], DEFAULT_SAMPLE_RATE)
-        if pitch.midi_note is None:
-            note = REFERENCE_NOTE
-            notes.append(f"no clear pitch: matched at MIDI note {REFERENCE_NOTE}")
-        else:
-            note = int(min(MAX_NOTE, max(MIN_NOTE, round(pitch.midi_note))))
-            notes.append(f"pitch {pitch.hz:.1f} Hz -> MIDI note {note}")
-        target = _fit_seconds(audio, RENDER_SECONDS)
-        analysed = _fit_seconds(_transpose(audio, note - REFERENCE_NOTE), RENDER_SECONDS)
-        params, latent = self.infer(analysed)
-        match_audio = render(params, note=note)
-        target_mel = mel_magnitude(target, DEFAULT_SAMPLE_RATE)
-        sc = float(spectral_convergence(target_mel,
+        return self.match_target(analyse_audio(samples, sample_rate, source))
+
+    def match_target(self, target: MatchTarget) -> MatchResult:
+        params, latent = self.infer(target.at_reference)
+        match_audio = render(params, note=target.note)
+        sc = float(spectral_convergence(target.mel,
                                         mel_magnitude(match_audio, DEFAULT_SAMPLE_RATE)))
-        return MatchResult(params, note, pitch.hz, sc, latent, target_mel, match_audio, notes)
+        return MatchResult(params, target.note, target.detected_hz, sc, latent, target.mel,
+                           match_audio, list(target.notes))
+
+    def _features(self, audio_at_reference: np.ndarray) -> torch.Tensor:
+        features = self.normaliser.apply(log_mel(audio_at_reference, DEFAULT_SAMPLE_RATE))
+        return torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))[None]
 
     def infer(self, audio_at_reference: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
         """4 s of audio at the reference pitch -> (parameters, latent or None)."""
-        features = self.normaliser.apply(log_mel(audio_at_reference, DEFAULT_SAMPLE_RATE))
-        mel = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))[None]
+        mel = self._features(audio_at_reference)
         if self.model.has_decoder or self.model.invertible:
             z = self.model.encode(mel)
             values = self.model.params_from_latent(z)[0].numpy()
@@ -115,3 +84,17 @@ class Matcher:
         if not np.all(np.isfinite(clipped)):
             raise ValueError("the model produced invalid parameters for this sound")
         return dict(zip(self.names, clipped.tolist(), strict=True)), latent
+
+    def sample_posterior(self, audio_at_reference: np.ndarray, count: int,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+        """``count`` draws of the model's posterior q(z | sound) and their parameters
+        ``(count, latent_dim), (count, P)``; None for a model without a stochastic posterior."""
+        if count < 1 or not self.model.has_decoder:
+            return None
+        generator = torch.Generator().manual_seed(int(seed))
+        z = self.model.sample_latent(self._features(audio_at_reference), count, generator)
+        if z is None:
+            return None
+        values = np.clip(self.model.params_from_latent(z).numpy().astype(np.float64), 0.0, 1.0)
+        keep = np.all(np.isfinite(values), axis=1)
+        return z.numpy().astype(np.float64)[keep], values[keep]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -174,6 +175,21 @@ class VAE(_AutoEncoder):
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         return LatentSample(z, gaussian_kl(mean, logvar).mean())
 
+    def sample_latent(self, mel: Tensor | np.ndarray, count: int,
+                      generator: torch.Generator | None = None) -> Tensor | None:
+        mel = self._check_mel(mel)
+        if mel.shape[0] != 1 or count < 1:
+            raise ValueError(f"sample_latent takes one log-mel and count >= 1, got a batch of "
+                             f"{mel.shape[0]} and count {count}")
+        eps = torch.randn((count, self.latent_dim), generator=generator)
+        with torch.no_grad():  # the encoder runs once; only the draws are per sample
+            return self._posterior_draws(mel, eps)
+
+    def _posterior_draws(self, mel: Tensor, eps: Tensor) -> Tensor:
+        """Latents of one sound for the standard-normal draws ``eps`` ``(count, latent_dim)``."""
+        mean, logvar = self._posterior(mel)
+        return mean + eps * (0.5 * logvar).exp()
+
 
 class WAE(_AutoEncoder):
     """``'wae'``: deterministic encoder, MMD to N(0, I) weighted by ``config.mmd_weight``."""
@@ -209,6 +225,9 @@ class VAEFlow(VAE):
         log_q0 = -(0.5 * eps.square() + 0.5 * logvar + 0.5 * math.log(2 * math.pi)).sum(dim=1)
         z, ladj = self.iaf(z0)
         return z, log_q0 - ladj
+
+    def _posterior_draws(self, mel: Tensor, eps: Tensor) -> Tensor:
+        return self.iaf(super()._posterior_draws(mel, eps))[0]
 
     def _latent(self, mel: Tensor, sample: bool) -> LatentSample:
         z, log_q = self._flow_posterior(mel, sample)

@@ -118,6 +118,12 @@ class FlowSynthModel(nn.Module):
         with torch.no_grad():
             return self._decode(self._check_rows(z, self.latent_dim, "latent"))
 
+    def sample_latent(self, mel: Tensor | np.ndarray, count: int,
+                      generator: torch.Generator | None = None) -> Tensor | None:
+        """``count`` draws ``(count, latent_dim)`` of the posterior q(z | x) of ONE log-mel
+        ``(1, n_mels, n_frames)``; None for models whose posterior is a point (no sampling)."""
+        return None
+
     def predict_params(self, mel: Tensor | np.ndarray) -> Tensor:
         """Log-mel ``(B, n_mels, n_frames)`` → parameters ``(B, n_params)`` in [0, 1]."""
         with torch.no_grad():

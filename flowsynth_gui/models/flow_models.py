@@ -122,6 +122,9 @@ class FlowDis(FlowReg):
         z, ladj = self.disentangling_flow(z_k)
         return z, None if log_q is None else log_q - ladj
 
+    def _posterior_draws(self, mel: Tensor, eps: Tensor) -> Tensor:
+        return self.disentangling_flow(super()._posterior_draws(mel, eps))[0]
+
     def _extra_terms(self, z: Tensor, tags: Tensor | None, beta: float) -> dict[str, Tensor]:
         if tags is None:
             return {"dis": z.new_zeros(())}

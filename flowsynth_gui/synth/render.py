@@ -29,6 +29,7 @@ from flowsynth_gui.synth.voice_kernel import (
 
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
+    "REFERENCE_NOTE",
     "NOTE_SECONDS",
     "RENDER_SECONDS",
     "render",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_SAMPLE_RATE = 22050
+REFERENCE_NOTE = 60  # the pitch every dataset sound (and so every model's input) is rendered at
 NOTE_SECONDS = 3.0  # note held, then released (paper's protocol)
 RENDER_SECONDS = 4.0
 _MIN_RATE, _MAX_RATE = 8000, 192000

@@ -1,15 +1,18 @@
-"""Matching: a sound file or a vocal imitation in, the nearest preset out, then refinement.
+"""Matching: a sound file or a vocal imitation in, the closest presets out, improving live.
 
 Open a file (or drop one anywhere on the window), or record: Arm opens the input and the meter
-moves, Record keeps the take, Stop matches it. The result lists the model's answer and, after
-Refine, the candidates found around it with their spectral distance to the target (lower is
-closer); click one to hear it. Refine shows its progress and can be cancelled.
+moves, Record keeps the take, Stop matches it. The first candidates are listed at once, each
+with where it came from (sound index, model, library, polished) and its spectral distance to
+the target (lower is closer); the search then improves them for the chosen time (Cancel stops
+it, keeping what it found). The model's own answer stays listed. Click a row to hear it;
+*Search longer* goes on from the candidates.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -17,7 +20,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +36,7 @@ class MatchingPanel(QWidget):
     file_chosen = Signal(str)
     arm_toggled = Signal(bool)
     record_toggled = Signal(bool)  # True: start a take, False: stop and match it
-    refine_requested = Signal(int)
+    refine_requested = Signal(float)  # seconds to search on
     refine_cancelled = Signal()
     candidate_chosen = Signal(int)
 
@@ -69,12 +71,14 @@ class MatchingPanel(QWidget):
         self.candidates = QListWidget()
         self.candidates.itemClicked.connect(
             lambda item: self.candidate_chosen.emit(self.candidates.row(item)))
-        self.budget = QSpinBox()
-        self.budget.setRange(10, 2000)
-        self.budget.setSingleStep(10)
-        self.budget.setValue(120)
-        self.budget.setSuffix(" renders")
-        self.refine = QPushButton("Refine")
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0.5, 60.0)
+        self.budget.setSingleStep(0.5)
+        self.budget.setDecimals(1)
+        self.budget.setValue(2.0)
+        self.budget.setSuffix(" s")
+        self.budget.setToolTip("How long each match searches for closer sounds")
+        self.refine = QPushButton("Search longer")
         self.refine.setEnabled(False)
         self.refine.clicked.connect(lambda: self.refine_requested.emit(self.budget.value()))
         self.cancel = QPushButton("Cancel")
@@ -106,32 +110,34 @@ class MatchingPanel(QWidget):
     # --- what the session reports -----------------------------------------------------------
 
     def show_match(self, report: MatchReport) -> None:
+        """A match's candidates: its first answer, a live improvement or the final list."""
         self.report = report
         pitch = f"{report.detected_hz:.1f} Hz" if report.detected_hz else "no clear pitch"
         # The first line says the pitch; the matcher's own pitch note would repeat it.
         notes = [n for n in report.notes if not n.startswith(("pitch ", "no clear pitch"))]
         lines = [f"<b>{report.source}</b>: MIDI note {report.note} ({pitch}), spectral "
                  f"distance {report.distance:.3f}", *notes]
+        if report.searching:
+            lines.append("Searching for closer sounds…")
         if report.cancelled:
-            lines.append("Refinement cancelled.")
+            lines.append("Search cancelled.")
         self.result.setText("<br>".join(lines))
         self.candidates.clear()
         for candidate in report.candidates:
-            self.candidates.addItem(f"{candidate.label}: distance {candidate.distance:.3f}")
-        self.refine.setEnabled(True)
-        if report.refined:
-            self._refining(False)
-            if not report.cancelled:
-                self.progress.setValue(self.progress.maximum())
-        else:  # a new one-shot match: the last refinement's progress belongs to another sound
-            self.progress.setFormat("%p%")
-            self.progress.setValue(0)
+            where = f" · {candidate.source}" if candidate.source and \
+                candidate.source != candidate.label else ""
+            self.candidates.addItem(f"{candidate.label}{where}: distance "
+                                    f"{candidate.distance:.3f}")
+        self._refining(report.searching)
+        if report.refined and not report.cancelled:
+            self.progress.setValue(self.progress.maximum())
 
-    def show_refine_progress(self, renders: int, budget: int, best: float) -> None:
+    def show_refine_progress(self, elapsed_ms: int, budget_ms: int, best: float) -> None:
         self._refining(True)
-        self.progress.setMaximum(budget)
-        self.progress.setValue(renders)
-        self.progress.setFormat(f"%v / %m renders · best {best:.3f}")
+        self.progress.setMaximum(max(1, budget_ms))
+        self.progress.setValue(min(elapsed_ms, budget_ms))
+        self.progress.setFormat(f"{elapsed_ms / 1000:.1f} / {budget_ms / 1000:.1f} s · best "
+                                f"{best:.3f}")
 
     def start_refine(self) -> None:
         self._refining(True)

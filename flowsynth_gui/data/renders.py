@@ -1,4 +1,4 @@
-"""Rendering helpers shared by the explorer's searches, and the cancellation convention.
+"""Rendering helpers shared by every search (explorer, matching), and the cancellation convention.
 
 Every search renders candidate presets in batches through :func:`render_batch` (threads; the
 compiled kernels release the GIL) with one fixed noise seed, so that a preset always sounds
@@ -21,7 +21,7 @@ from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, render_batch
 __all__ = ["NOISE_SEED", "StopFlag", "render_log_mels", "render_mels", "render_presets",
            "stop_requested"]
 
-NOISE_SEED = 0  # the seed of every explorer render (Matcher's renders use 0 as well)
+NOISE_SEED = 0  # the seed of every search render (Matcher, the sound index and the engine too)
 
 StopFlag = threading.Event | Callable[[], bool] | None
 
