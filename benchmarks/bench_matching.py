@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowsynth_gui.features.mel import log_mel
+from flowsynth_gui.features.mel import mel_magnitude
 from flowsynth_gui.inference.analysis import analyse_audio, load_target
 from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching import EngineSettings, MatchEngine, load_index
@@ -74,7 +74,7 @@ def nn_reranked(engine: MatchEngine, index, target, k: int,
         hypotheses.append((60, target.audio))
     best = np.inf
     for note, heard in hypotheses:
-        rows, _ = index.nearest(index.embed(log_mel(heard, SR)[None])[0],
+        rows, _ = index.nearest(index.embed(mel_magnitude(heard, SR)[None])[0],
                                 max(1, k // len(hypotheses)))
         best = min(best, float(engine.scorer.scores(index.params(rows), note, target.mel).min()))
     return best, time.perf_counter() - began
@@ -88,8 +88,8 @@ def z_reranked(engine: MatchEngine, matcher: Matcher, index_z: np.ndarray, index
 
 
 def measure(corpus: str, targets: list, engine: MatchEngine, matcher: Matcher, index,
-            budgets: list[float], sizes: list[int], index_z: np.ndarray | None,
-            rng: np.random.Generator) -> Rows:
+            budgets: list[float], sizes: list[int], components: list[int],
+            index_z: np.ndarray | None, rng: np.random.Generator) -> Rows:
     rows = Rows()
     names = engine.names
     for n, target in enumerate(targets):
@@ -105,6 +105,8 @@ def measure(corpus: str, targets: list, engine: MatchEngine, matcher: Matcher, i
         rows.add("NN-1 (index)", sc, sec)
         sc, sec = nn_reranked(engine, index, target, 16)
         rows.add("NN-16 re-ranked", sc, sec)
+        sc, _ = nn_reranked(engine, index, target, 16, both_pitches=True)
+        rows.add("NN-16 re-ranked (both pitches)", sc, 0)
         first = engine.match(target, budget=0)
         rows.add("engine, first answer", first.best.distance, first.seconds)
         renders_at_2s = 0
@@ -132,9 +134,12 @@ def measure(corpus: str, targets: list, engine: MatchEngine, matcher: Matcher, i
         rows.add(f"alone: CMA-ES from the model, {budgets[-1]:g} s", best[0],
                  time.perf_counter() - began)
         for size in sizes:
-            if size < len(index):
-                sc, _ = nn_reranked(engine, index.head(size), target, 16)
-                rows.add(f"NN-16 re-ranked, index {size:,}", sc, 0)
+            for axes in components:
+                if size <= len(index) and (size, axes) != (len(index), index.spec.components):
+                    sc, _ = nn_reranked(engine, index.head(size, axes), target, 16,
+                                        both_pitches=True)
+                    rows.add(f"NN-16 re-ranked (both pitches), index {size:,} × {axes} axes",
+                             sc, 0)
         if index_z is not None:
             rows.add(f"NN-16 re-ranked by model z, index {len(index_z):,}",
                      z_reranked(engine, matcher, index_z, index.head(len(index_z)), target, 16),
@@ -170,6 +175,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[20000, 50000, 100000])
+    parser.add_argument("--components", type=int, nargs="*", default=[64],
+                        help="embedding axes for the size sweep (the index's leading axes)")
     parser.add_argument("--z-size", type=int, default=0,
                         help="also rank the first N index sounds by the model's latent "
                              "(renders and encodes them first)")
@@ -192,11 +199,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed + 1)
     results = {"in-domain": measure("in-domain", in_domain_targets(matcher.names, args.targets,
                                                                    args.seed),
-                                    engine, matcher, index, args.budgets, args.sizes, index_z,
-                                    rng)}
+                                    engine, matcher, index, args.budgets, args.sizes,
+                                    args.components, index_z, rng)}
     if args.ood:
         results["out-of-domain"] = measure("out-of-domain", ood_targets(args.ood), engine,
-                                           matcher, index, args.budgets, args.sizes, index_z, rng)
+                                           matcher, index, args.budgets, args.sizes,
+                                           args.components, index_z, rng)
     print()
     print(table(results))
 

@@ -45,6 +45,7 @@ __all__ = [
     "DATASET_FORMAT_VERSION",
     "DatasetError",
     "DatasetSpec",
+    "ShardedSpec",
     "build_dataset",
     "render_shard",
     "finalise_dataset",
@@ -66,8 +67,22 @@ class DatasetError(ValueError):
     """A dataset folder or request that cannot be used; the message says what to do."""
 
 
+class ShardedSpec:
+    """``size`` sounds in shards of ``shard_size`` (datasets and sound indexes alike)."""
+
+    size: int
+    shard_size: int
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.size // self.shard_size)
+
+    def shard_length(self, shard: int) -> int:
+        return min(self.shard_size, self.size - shard * self.shard_size)
+
+
 @dataclass(frozen=True)
-class DatasetSpec:
+class DatasetSpec(ShardedSpec):
     """Everything that determines a dataset's content (stored as ``manifest.json``)."""
 
     param_set: int
@@ -91,13 +106,6 @@ class DatasetSpec:
             raise DatasetError("--size and the shard size must be at least 1")
         if not self.parameters:
             object.__setattr__(self, "parameters", param_specs.param_set(self.param_set))
-
-    @property
-    def n_shards(self) -> int:
-        return -(-self.size // self.shard_size)
-
-    def shard_length(self, shard: int) -> int:
-        return min(self.shard_size, self.size - shard * self.shard_size)
 
     def to_json(self) -> str:
         data = asdict(self)

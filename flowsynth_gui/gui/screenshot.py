@@ -1,9 +1,9 @@
 """``--screenshot PNG``: show the window at work, save it, quit (for the docs).
 
 Once the map is filled, it matches a demo sound (a sketch rendered a fourth lower, written to a
-temporary WAV), refines the match briefly,
-loads a preset from the map, asks for variations around it, waits for the preview, then grabs
-the window with ``QWidget.grab()`` (works offscreen).
+temporary WAV), lets the match's search run to its end, loads a preset from the map, asks for
+variations around it, waits for the preview, then grabs the window with ``QWidget.grab()``
+(works offscreen).
 """
 
 from __future__ import annotations
@@ -64,12 +64,8 @@ class _Choreography:
         return str(write_wav(Path(self.tmp.name) / "imitation.wav", audio, 22050))
 
     def _matched(self, report: object) -> None:
-        if self.step == "matching":
-            self.step = "refining"
-            self.window.matching.budget.setValue(60)
-            self.window.matching.refine.click()
-            return
-        if self.step != "refining" or not getattr(report, "refined", False):
+        # The match lists its first candidates, then its live search ends with the final list.
+        if self.step != "matching" or not getattr(report, "refined", False):
             return
         self.step = "loading"
         snapshot = self.session.map_snapshot

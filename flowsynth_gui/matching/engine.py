@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from flowsynth_gui.data.renders import StopFlag, render_log_mels, stop_requested
-from flowsynth_gui.features.mel import log_mel
+from flowsynth_gui.data.renders import StopFlag, render_mels, stop_requested
+from flowsynth_gui.features.mel import mel_magnitude
 from flowsynth_gui.inference.analysis import MatchTarget
 from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching.index import SoundIndex, SoundIndexError
@@ -42,6 +42,8 @@ SOURCES = {"index": "sound index", "model": "model's answer", "posterior": "mode
            "library": "library", "imported": "imported preset", "previous": "previous match",
            "polish": "polished"}
 _SAME = 1e-6  # parameter rows closer than this (max abs) are one preset
+_DEEPEST = 2000  # index neighbours per pitch hypothesis the deepening may reach
+_DEEPEN_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class MatchOutcome:
     first_seconds: float  # time to the first (unpolished) ranking
     cancelled: bool
     notes: tuple[str, ...] = ()
+    index_seen: frozenset[tuple[int, str]] = frozenset()  # (note, index row) already rendered
 
     @property
     def best(self) -> MatchCandidate:
@@ -87,10 +90,11 @@ class MatchOutcome:
 @dataclass(frozen=True)
 class EngineSettings:
     neighbours: int = 16  # index candidates
-    posterior_samples: int = 8  # draws of the model's posterior
+    posterior_samples: int = 4  # draws of the model's posterior
     library_neighbours: int = 4  # nearest of the user's library and imported presets
     previous: int = 2  # best candidates of the previous match carried over
     top: int = 5
+    deepen_share: float = 0.5  # of the search time spent on more index neighbours
     polish: PolishSettings = field(default_factory=PolishSettings)
 
 
@@ -99,9 +103,12 @@ class _Pool:
 
     def __init__(self) -> None:
         self.items: list[MatchCandidate] = []
+        self.index_seen: set[tuple[int, str]] = set()  # (note, index row) rendered
 
     def add(self, candidate: MatchCandidate) -> None:
         self.items.append(candidate)
+        if candidate.source == "index":
+            self.index_seen.add((candidate.note, candidate.label))
 
     def same(self, a: MatchCandidate, b: MatchCandidate) -> bool:
         return a.note == b.note and bool(np.max(np.abs(a.params - b.params)) <= _SAME)
@@ -152,7 +159,7 @@ class MatchEngine:
             self._presets.pop(source, None)
             return
         values = np.stack([v for _, v in entries])
-        embedding = self.index.embed(render_log_mels(values, self.names, REFERENCE_NOTE,
+        embedding = self.index.embed(render_mels(values, self.names, REFERENCE_NOTE,
                                                      self.scorer.workers))
         self._presets[source] = (entries, embedding)
 
@@ -165,59 +172,56 @@ class MatchEngine:
         """Candidates, ranked by rendering, then polished until ``budget`` seconds have passed
         since the call (0: the first ranking only) or ``should_stop``; see the module doc."""
         started = time.perf_counter()
-        k = top or self.settings.top
-        if k < 1 or not budget >= 0:
+        if (top is not None and top < 1) or not budget >= 0:
             raise ValueError(f"match: top must be >= 1 and budget >= 0, got {top}, {budget}")
         pool, renders_before = _Pool(), self.scorer.renders
         proposed, notes = self._propose(target, seed)
         if not proposed:
             raise ValueError("match: no candidate source (load a model or a sound index)")
-        model_answer = None
         for scored in self._score(proposed, target):
             pool.add(scored)
-            if scored.source == "model" and model_answer is None:
-                model_answer = scored
-        first_seconds = time.perf_counter() - started
-
-        def report(stage: str) -> None:
-            if progress is not None:
-                progress(MatchProgress(stage, self.scorer.renders - renders_before,
-                                       time.perf_counter() - started, pool.top(k)))
-
-        report("candidates")
-        cancelled = stop_requested(should_stop)
-        if budget > 0 and not cancelled:
-            cancelled = self._polish(pool, target, started + budget, seed, report, should_stop)
-        best = pool.top(k)
-        self._previous = best[: self.settings.previous]
-        return MatchOutcome(target, best, model_answer, self.scorer.renders - renders_before,
-                            time.perf_counter() - started, first_seconds, cancelled,
-                            tuple(notes))
+        answers = [c for c in pool.items if c.source == "model"]
+        outcome = MatchOutcome(target, pool.top(top or self.settings.top),
+                               answers[0] if answers else None, 0, 0.0,
+                               time.perf_counter() - started, False, tuple(notes))
+        return self._search_from(pool, outcome, started, renders_before, budget, top, seed,
+                                 progress, should_stop, first_report=True)
 
     def search_on(self, outcome: MatchOutcome, *, budget: float = DEFAULT_BUDGET,
                   top: int | None = None, seed: int = 1,
                   progress: Callable[[MatchProgress], None] | None = None,
                   should_stop: StopFlag = None) -> MatchOutcome:
-        """Polish an earlier outcome's candidates for ``budget`` more seconds (the app's
-        first answer, then its live search; "search longer"). Nothing is rendered twice."""
-        started = time.perf_counter()
+        """Go on from an earlier outcome for ``budget`` more seconds (the app's live search
+        after its first answer; "search longer"): its candidates stay, the index sounds it
+        rendered are not rendered again."""
+        pool = _Pool()
+        pool.items.extend(outcome.candidates)
+        pool.index_seen |= outcome.index_seen
+        return self._search_from(pool, outcome, time.perf_counter(), self.scorer.renders,
+                                 budget, top, seed, progress, should_stop, first_report=False)
+
+    def _search_from(self, pool: _Pool, outcome: MatchOutcome, started: float,
+                     renders_before: int, budget: float, top: int | None, seed: int,
+                     progress: Callable[[MatchProgress], None] | None, should_stop: StopFlag,
+                     first_report: bool) -> MatchOutcome:
         k = top or self.settings.top
-        pool, renders_before = _Pool(), self.scorer.renders
-        for c in outcome.candidates:
-            pool.add(c)
 
         def report(stage: str) -> None:
             if progress is not None:
                 progress(MatchProgress(stage, self.scorer.renders - renders_before,
                                        time.perf_counter() - started, pool.top(k)))
 
-        cancelled = stop_requested(should_stop) or self._polish(
-            pool, outcome.target, started + budget, seed, report, should_stop)
+        if first_report:
+            report("candidates")
+        cancelled = stop_requested(should_stop)
+        if budget > 0 and not cancelled:
+            cancelled = self._search(pool, outcome.target, started, started + budget, seed,
+                                     report, should_stop)
         best = pool.top(k)
         self._previous = best[: self.settings.previous]
-        return MatchOutcome(outcome.target, best, outcome.model_answer,
-                            self.scorer.renders - renders_before,
-                            time.perf_counter() - started, 0.0, cancelled, outcome.notes)
+        return replace(outcome, candidates=best, renders=self.scorer.renders - renders_before,
+                       seconds=time.perf_counter() - started, cancelled=cancelled,
+                       index_seen=frozenset(pool.index_seen))
 
     def _score(self, candidates: list[MatchCandidate], target: MatchTarget,
                ) -> list[MatchCandidate]:
@@ -229,6 +233,54 @@ class MatchEngine:
             scored += [MatchCandidate(c.params, float(d), c.source, c.label, c.z, c.note)
                        for c, d in zip(group, distances, strict=True)]
         return scored
+
+    def _search(self, pool: _Pool, target: MatchTarget, started: float, deadline: float,
+                seed: int, report: Callable[[str], None], should_stop: StopFlag) -> bool:
+        """Deepen the index search for a share of the time, then polish: returns cancelled."""
+        share = self.settings.deepen_share if self.index is not None else 0.0
+        if share > 0 and self._deepen(pool, target, started + share * (deadline - started),
+                                      report, should_stop):
+            return True
+        return self._polish(pool, target, deadline, seed, report, should_stop)
+
+    def _deepen(self, pool: _Pool, target: MatchTarget, until: float,
+                report: Callable[[str], None], should_stop: StopFlag) -> bool:
+        """Render the next nearest index sounds (both pitch hypotheses, nearest first, in
+        batches) until ``until``: more of the index, where a sound is likeliest. Measured:
+        250 neighbours re-ranked beat CMA-ES from the model at equal time (``RESULTS.md``)."""
+        assert self.index is not None
+        seen = pool.index_seen
+        queue: list[MatchCandidate] = []
+        for note, heard in self._hypotheses(target):
+            query = self.index.embed(mel_magnitude(heard, DEFAULT_SAMPLE_RATE)[None])[0]
+            rows, _ = self.index.nearest(query, _DEEPEST)
+            queue.append([MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
+                          for r, v in zip(rows, self.index.params(rows), strict=True)
+                          if (note, f"index #{r}") not in seen])
+        # Interleaved, the input's own pitch first: each batch tries both hypotheses.
+        order = [c for pair in zip(*queue, strict=False) for c in pair] if len(queue) > 1 \
+            else queue[0]
+        per_batch, began, done = 0.0, time.perf_counter(), 0
+        while done < len(order):
+            if stop_requested(should_stop):
+                return True
+            if time.perf_counter() + per_batch > until:
+                break
+            batch = order[done:done + _DEEPEN_BATCH]
+            for c in self._score(batch, target):
+                pool.add(c)
+            done += len(batch)
+            per_batch = (time.perf_counter() - began) / -(-done // _DEEPEN_BATCH)
+            report("polish")
+        return False
+
+    def _hypotheses(self, target: MatchTarget) -> list[tuple[int, np.ndarray]]:
+        """(note to play, audio the sources hear): the input's pitch played by the note, and
+        (when that is not the reference note) the preset's own tuning making it at 60."""
+        hypotheses = [(target.note, target.at_reference)]
+        if target.note != REFERENCE_NOTE:
+            hypotheses.append((REFERENCE_NOTE, target.audio))
+        return hypotheses
 
     def _polish(self, pool: _Pool, target: MatchTarget, deadline: float, seed: int,
                 report: Callable[[str], None], should_stop: StopFlag) -> bool:
@@ -255,10 +307,7 @@ class MatchEngine:
         it is). Presets with tuning knobs are heard both ways; the renders decide.
         """
         s, found, notes = self.settings, [], []
-        hypotheses = [(target.note, target.at_reference)]
-        if target.note != REFERENCE_NOTE:
-            hypotheses.append((REFERENCE_NOTE, target.audio))
-        for rank, (note, heard) in enumerate(hypotheses):
+        for rank, (note, heard) in enumerate(self._hypotheses(target)):
             found += self._model_candidates(heard, note, seed, s.posterior_samples
                                             if rank == 0 else s.posterior_samples // 2)
             if self.index is not None:
@@ -288,7 +337,7 @@ class MatchEngine:
 
     def _index_candidates(self, heard: np.ndarray, note: int, k: int) -> list[MatchCandidate]:
         assert self.index is not None
-        query = self.index.embed(log_mel(heard, DEFAULT_SAMPLE_RATE)[None])[0]
+        query = self.index.embed(mel_magnitude(heard, DEFAULT_SAMPLE_RATE)[None])[0]
         rows, _ = self.index.nearest(query, k)
         found = [MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
                  for r, v in zip(rows, self.index.params(rows), strict=True)]
