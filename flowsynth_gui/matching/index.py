@@ -280,7 +280,7 @@ def _read_manifest(root: Path) -> IndexSpec:
     path = root / "manifest.json"
     if not path.is_file():
         raise SoundIndexError(f"{root} is not a sound index (no manifest.json); build one with "
-                              "`flowsynth index build --params 32 --size 100000 --out DIR`")
+                              "`flowsynth index build --params 32 --size 200000 --components 32 --out DIR`")
     try:
         data = json.loads(path.read_text())
         if data.get("format") != INDEX_FORMAT:
