@@ -246,14 +246,19 @@ def _row_name(path: Path, checkpoint: Any, everyone: list[Any]) -> str:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import json
-
     from flowsynth_gui.features.audio_io import write_wav
+    from flowsynth_gui.presets.files import matched_note, read_preset_file
     from flowsynth_gui.synth import render
+    from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
-    params = json.loads(Path(args.preset).read_text())["parameters"] if args.preset else {}
-    audio = render(params, note=args.note, velocity=args.velocity, duration=args.duration)
-    print(f"wrote {write_wav(args.out, audio, 22050)}")
+    params, note = {}, args.note
+    if args.preset:
+        params = read_preset_file(args.preset).parameters
+        if note is None:
+            note = matched_note(args.preset)
+    note = REFERENCE_NOTE if note is None else note
+    audio = render(params, note=note, velocity=args.velocity, duration=args.duration)
+    print(f"wrote {write_wav(args.out, audio, DEFAULT_SAMPLE_RATE)} (MIDI note {note})")
     return 0
 
 
@@ -357,9 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="table path without suffix: writes .md and .csv")
     evaluation.set_defaults(run=_cmd_evaluate)
 
-    render = sub.add_parser("render", help="render one note to a WAV file")
-    render.add_argument("--preset", type=Path, help="a FlowSynth preset (.fspreset JSON)")
-    render.add_argument("--note", type=int, default=60)
+    render = sub.add_parser("render", help="render one note to a WAV file (22.05 kHz)")
+    render.add_argument("--preset", type=Path, help=(
+        "a Diva .h2p, a FlowSynth .fspreset or a `flowsynth match` .json (default: the "
+        "synth's default patch)"))
+    render.add_argument("--note", type=int, choices=range(128), metavar="0-127", help=(
+        "MIDI note (default: the note a matched preset was matched at, else 60)"))
     render.add_argument("--velocity", type=int, default=100)
     render.add_argument("--duration", type=float, default=4.0)
     render.add_argument("--out", type=Path, required=True)

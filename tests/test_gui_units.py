@@ -12,16 +12,13 @@ import pytest
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from test_gui_support import H2P_DIR, make_tiny_model
 
+from flowsynth_gui.explorer.neighbourhood import blend_presets
+from flowsynth_gui.explorer.semantic import suggest_tags
 from flowsynth_gui.gui.drops import classify
-from flowsynth_gui.gui.preset_io import (
-    blend_presets,
-    export_fspreset,
-    read_preset_file,
-    suggest_tags,
-)
 from flowsynth_gui.gui.qt_fixes import emit_steals_true, shield_singletons
 from flowsynth_gui.gui.state import ParamInfo
 from flowsynth_gui.gui.workers import Lane
+from flowsynth_gui.presets.files import export_fspreset, read_preset_file
 from flowsynth_gui.synth.params import spec_by_name
 
 
@@ -102,7 +99,7 @@ def test_drops_are_sorted_by_kind(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("one_torch_thread")
 def test_sketches_are_deterministic_named_and_audible(tmp_path: Path) -> None:
     from flowsynth_gui.explorer import LatentCodec
-    from flowsynth_gui.gui.sketches import sketch_presets
+    from flowsynth_gui.explorer.sketches import sketch_presets
     from flowsynth_gui.models import load_checkpoint
 
     codec = LatentCodec(load_checkpoint(make_tiny_model(tmp_path / "m.pt")))

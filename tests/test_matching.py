@@ -101,6 +101,20 @@ def test_a_tiny_index_finds_a_sound_that_is_in_it(tiny_index: Path) -> None:
         np.testing.assert_array_equal(best.params, index.params([row])[0])
 
 
+def test_posterior_draws_come_after_the_first_answer(shipped_matcher: Matcher) -> None:
+    engine = MatchEngine(NAMES, matcher=shipped_matcher, workers=1,
+                         settings=EngineSettings(posterior_samples=4, previous=0))
+    target = _target_of(np.random.default_rng(5).uniform(0.05, 0.95, 32), note=48)
+    seen: list = []
+    engine.match(target, budget=0.3, progress=seen.append)
+    # The first answer is the model's, at each pitch hypothesis; the draws follow at once.
+    hypotheses = 1 if target.note == 60 else 2
+    assert seen[0].stage == "candidates" and seen[0].renders == hypotheses
+    assert seen[1].stage == "polish"
+    assert seen[1].renders == hypotheses + (4 if hypotheses == 1 else 4 + 2)
+    assert engine.match(target, budget=0).renders == hypotheses
+
+
 def test_engine_sources_top1_never_worse_and_model_answer_kept(
         tiny_index: Path, shipped_matcher: Matcher) -> None:
     engine = MatchEngine(NAMES, matcher=shipped_matcher, index=load_index(tiny_index),

@@ -22,13 +22,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.synth.params import spec_by_name
 
-__all__ = ["Interpolation", "LatentPreset", "interpolate", "sample_neighbours"]
+__all__ = ["Interpolation", "LatentPreset", "blend_presets", "interpolate", "sample_neighbours"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,17 @@ def interpolate(codec: LatentCodec, a: np.ndarray, b: np.ndarray, steps: int,
     straight = (1.0 - t)[:, None] * v_a + t[:, None] * v_b
     straight[0], straight[-1] = v_a, v_b  # exact ends, whatever the rounding of t * b
     return Interpolation(t, latent, latent_params, straight)
+
+
+def blend_presets(a: Mapping[str, float], b: Mapping[str, float], model_values: np.ndarray,
+                  names: Sequence[str], t: float) -> dict[str, float]:
+    """The model's parameters from ``model_values``; every other parameter A or B set, blended
+    straight (a parameter only one of them sets takes the synth default on the other side)."""
+    others = (set(a) | set(b)) - set(names)
+    blended = {}
+    for name in sorted(others):
+        default = spec_by_name(name).default_normalised
+        va, vb = a.get(name, default), b.get(name, default)
+        blended[name] = float(np.clip((1.0 - t) * va + t * vb, 0.0, 1.0))
+    blended.update(zip(names, np.clip(model_values, 0.0, 1.0).tolist(), strict=True))
+    return blended

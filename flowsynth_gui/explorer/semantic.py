@@ -29,10 +29,12 @@ from flowsynth_gui.features.descriptors import compute_descriptors_batch
 from flowsynth_gui.features.tags import SILENT_DB, TagRules
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
-__all__ = ["SLIDER_RANGE", "SemanticSlider", "SliderSweep", "semantic_sliders",
-           "slider_rank_correlations", "sweep_slider", "tag_rules_of", "tag_scores"]
+__all__ = ["SLIDER_RANGE", "TAG_THRESHOLD", "SemanticSlider", "SliderSweep", "semantic_sliders",
+           "slider_rank_correlations", "suggest_tags", "sweep_slider", "tag_rules_of",
+           "tag_scores"]
 
 SLIDER_RANGE = (-3.0, 3.0)
+TAG_THRESHOLD = 0.7  # half of Flow_dis's tag_mu: a slider past it reads as tagged
 _SWEEP_CHUNK = 512  # renders held in memory at once (4 s each)
 
 # Without fitted rules, the Soft/Aggressive score adds its two inputs unscaled (attack
@@ -129,3 +131,15 @@ def slider_rank_correlations(positions: np.ndarray, scores: np.ndarray) -> np.nd
     sweep whose score never changes (a silent start) correlates with nothing: 0."""
     rhos = np.array([spearmanr(positions, row).statistic for row in scores], dtype=np.float64)
     return np.nan_to_num(rhos)
+
+
+def suggest_tags(pairs: Sequence[tuple[str, str]], values: Sequence[float],
+                 threshold: float = TAG_THRESHOLD) -> list[str]:
+    """Tags of the semantic sliders' positions: the negative tag below ``-threshold``..."""
+    tags = []
+    for (negative, positive), value in zip(pairs, values, strict=False):
+        if value <= -threshold:
+            tags.append(negative)
+        elif value >= threshold:
+            tags.append(positive)
+    return tags

@@ -20,8 +20,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "midi": ("flowsynth_gui.features", "flowsynth_gui.synth", "flowsynth_gui.midi"),
     "model": ("flowsynth_gui.features", "flowsynth_gui.synth", "flowsynth_gui.presets",
               "flowsynth_gui.presets.library", "flowsynth_gui.models",
-              "flowsynth_gui.explorer", "flowsynth_gui.gui.preset_io",
-              "flowsynth_gui.gui.sketches"),
+              "flowsynth_gui.presets.files", "flowsynth_gui.explorer",
+              "flowsynth_gui.explorer.sketches"),
 }
 _lock = threading.Lock()
 _done: set[str] = set()

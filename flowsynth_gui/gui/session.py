@@ -358,7 +358,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         semantic = tuple(ex.semantic_values())
         tags = self._tags_by_name.get(self._base, ()) if not self._edited else ()
         if self._edited or self._base not in self._tags_by_name:
-            from flowsynth_gui.gui.preset_io import suggest_tags
+            from flowsynth_gui.explorer.semantic import suggest_tags
 
             pairs = [(s.negative, s.positive) for s in self.model_info.sliders]
             tags = tuple(suggest_tags(pairs, semantic))

@@ -42,7 +42,7 @@ class MapMixin:
         return [str(f) for f in self.settings.get("library/h2p_folders")]
 
     def _sketch(self, ex: Explorer) -> None:
-        from flowsynth_gui.gui.sketches import SKETCH_SOURCE, sketch_presets
+        from flowsynth_gui.explorer.sketches import SKETCH_SOURCE, sketch_presets
 
         count = self.options.sketches
         if count is None:
@@ -176,7 +176,7 @@ class MapMixin:
     def set_interpolation_step(self, step: int, straight: bool, final: bool = False) -> None:
         """Go to step ``step`` of the prepared walk (latent path, or straight in parameters)."""
         def go(ex: Explorer) -> None:
-            from flowsynth_gui.gui.preset_io import blend_presets
+            from flowsynth_gui.explorer.neighbourhood import blend_presets
 
             if self._interpolation is None:
                 return

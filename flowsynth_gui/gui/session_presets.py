@@ -102,7 +102,7 @@ class PresetsMixin:
     def open_preset_file(self, path: str) -> None:
         """Load a ``.h2p`` or ``.fspreset`` file as the current sound."""
         def load() -> None:
-            from flowsynth_gui.gui.preset_io import read_preset_file
+            from flowsynth_gui.presets.files import read_preset_file
             from flowsynth_gui.presets.h2p import H2pFormatError
             from flowsynth_gui.presets.library import PresetFormatError
 
@@ -162,7 +162,7 @@ class PresetsMixin:
         values = dict(self.state.values) if self.state else None
 
         def export() -> None:
-            from flowsynth_gui.gui.preset_io import export_h2p
+            from flowsynth_gui.presets.files import export_h2p
 
             if values is None:
                 raise ValueError("no sound yet: the model is still loading")
@@ -176,7 +176,7 @@ class PresetsMixin:
         state = self.state
 
         def export() -> None:
-            from flowsynth_gui.gui.preset_io import export_fspreset
+            from flowsynth_gui.presets.files import export_fspreset
 
             if state is None:
                 raise ValueError("no sound yet: the model is still loading")

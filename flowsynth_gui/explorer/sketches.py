@@ -7,7 +7,7 @@ checkpoint's fitted tag rules (the same Dark/Bright... rules as the training cor
 the map's colours describe what the sketches *sound* like, not what the model thinks. Silent
 sketches are dropped. Deterministic for a model, a count and a seed.
 
-Qt-free (it could live beside ``explorer/map_sources.py``); the session runs it on a worker.
+The app's session runs it on a worker.
 """
 
 from __future__ import annotations
