@@ -6,8 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import PySide6
+import pytest
 
 
 @pytest.mark.skipif(shutil.which("ldd") is None, reason="needs ldd (Linux)")
