@@ -34,11 +34,11 @@ from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching import EngineSettings, MatchEngine, load_index
 from flowsynth_gui.matching.polish import polish
 from flowsynth_gui.models import load_checkpoint
-from flowsynth_gui.paths import CHECKPOINTS_DIR
+from flowsynth_gui.paths import DEFAULT_MODEL
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE as SR
 from flowsynth_gui.synth.render import render_batch
 
-SHIPPED = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"
+SHIPPED = DEFAULT_MODEL
 
 
 def in_domain_targets(names: tuple[str, ...], count: int, seed: int) -> list:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from flowsynth_gui.fileio import describe_os_error
-from flowsynth_gui.paths import CHECKPOINTS_DIR
+from flowsynth_gui.paths import DEFAULT_MODEL
 
 __all__ = ["main", "build_parser"]
 
-DEFAULT_MODEL = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"
 # The model kinds, listed here so that `--help` does not have to import torch.
 KINDS = ("mlp", "cnn", "rescnn", "ae", "vae", "wae", "vae_flow", "flow_reg", "flow_dis")
 

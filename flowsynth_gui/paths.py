@@ -5,3 +5,4 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESOURCES_DIR = PROJECT_ROOT / "resources"
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
+DEFAULT_MODEL = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"  # the shipped model

@@ -54,3 +54,11 @@ def test_a_broken_preset_is_refused_and_nothing_written(
     out = tmp_path / "x.wav"
     assert main(["render", "--preset", str(preset), "--out", str(out)]) == 2
     assert says in capsys.readouterr().err and not out.exists()
+
+
+def test_the_cli_and_the_app_default_to_one_shipped_model() -> None:
+    from flowsynth_gui import cli, paths
+    from flowsynth_gui.gui import session
+
+    assert cli.DEFAULT_MODEL is session.DEFAULT_MODEL is paths.DEFAULT_MODEL
+    assert paths.DEFAULT_MODEL.is_file()

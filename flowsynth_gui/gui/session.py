@@ -60,7 +60,7 @@ from flowsynth_gui.gui.state import (
     SoundState,
 )
 from flowsynth_gui.gui.workers import Lane, run_job
-from flowsynth_gui.paths import CHECKPOINTS_DIR
+from flowsynth_gui.paths import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
@@ -69,7 +69,6 @@ __all__ = ["CURRENT", "DEFAULT_MODEL", "Session", "SessionOptions"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = CHECKPOINTS_DIR / "flowsynth_flow_dis_32.pt"
 PREVIEW_PAUSE_MS = 250  # a drag that rests this long gets its preview rendered
 _QUIET = ("model", "macros", "axes")  # changes the user did not make: shown, not played
 
