@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", metavar="DIR",
                         help="sound index for matching (`flowsynth index build`); default: "
                              "the shipped one")
+    parser.add_argument("--posterior", metavar="FILE.pt",
+                        help="parameter posterior trained on that index (`flowsynth train "
+                             "--model param_posterior`); default: the shipped one")
     parser.add_argument("--no-audio", action="store_true",
                         help="open no audio device (no sound, no recording)")
     parser.add_argument("--no-midi", action="store_true", help="open no MIDI port")
@@ -74,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(settings, SessionOptions(
         model_path=args.model, audio=not args.no_audio, midi=not args.no_midi,
         library_folder=args.library, cache_folder=args.cache, sketches=args.sketches,
-        index_path=args.index))
+        index_path=args.index, posterior_path=args.posterior))
     window = MainWindow(session)
     _report_uncaught(session)
     window.show()

@@ -16,6 +16,7 @@ __all__ = ["main", "build_parser"]
 
 # The model kinds, listed here so that `--help` does not have to import torch.
 KINDS = ("mlp", "cnn", "rescnn", "ae", "vae", "wae", "vae_flow", "flow_reg", "flow_dis")
+POSTERIOR_KIND = "param_posterior"  # a flow over parameters, trained on a sound index
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -74,6 +75,9 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from flowsynth_gui.training.config import load_train_config
+
+    if args.model == POSTERIOR_KIND:
+        return _train_posterior(args, load_train_config(args.config))
     from flowsynth_gui.training.trainer import TrainRequest, train
 
     setup = load_train_config(args.config, epochs=args.epochs, seed=args.seed,
@@ -90,6 +94,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"{' (time budget reached)' if result.stopped_by_budget else ''}; best epoch "
               f"{result.best_epoch}: {best}")
         print(f"checkpoint: {result.checkpoint} (+ {result.checkpoint.with_suffix('.json')})")
+    return 0
+
+
+def _train_posterior(args: argparse.Namespace, setup: Any) -> int:
+    from flowsynth_gui.training.posterior_trainer import (
+        PosteriorRequest,
+        PosteriorSettings,
+        train_posterior,
+    )
+
+    settings = PosteriorSettings.from_table(
+        setup.posterior, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
+        threads=args.threads, max_train_sounds=args.max_train_sounds,
+        time_budget_minutes=args.time_budget)
+
+    def report(epoch: int, record: dict[str, float]) -> None:
+        print(f"epoch {epoch + 1}/{settings.epochs}: train NLL {record['train_nll']:.3f}, "
+              f"valid NLL {record['valid_nll']:.3f} ({record['seconds']:.0f} s)", flush=True)
+
+    result = train_posterior(PosteriorRequest(args.data, args.out, settings,
+                                              resume=not args.restart, device=args.device),
+                             report)
+    print(f"trained the parameter posterior for {result.epochs_run} epochs in "
+          f"{result.seconds:.0f} s{' (time budget reached)' if result.stopped_by_budget else ''}"
+          f"; best epoch {result.best_epoch + 1}: valid NLL {result.best_valid_nll:.3f}")
+    print(f"checkpoint: {result.checkpoint} (+ {result.checkpoint.with_suffix('.json')})")
     return 0
 
 
@@ -145,7 +175,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
     from flowsynth_gui.fileio import atomic_write_text
     from flowsynth_gui.inference.analysis import load_target
     from flowsynth_gui.inference.match import Matcher
-    from flowsynth_gui.matching import MatchEngine, open_index
+    from flowsynth_gui.matching import MatchEngine, open_index, open_posterior
     from flowsynth_gui.models import load_checkpoint
     from flowsynth_gui.presets.h2p_writer import write_h2p
     from flowsynth_gui.presets.library import Preset
@@ -160,7 +190,10 @@ def _cmd_match(args: argparse.Namespace) -> int:
     index, warning = open_index(args.index, matcher.names)
     if warning:
         print(f"note: {warning}")
-    engine = MatchEngine(matcher.names, matcher=matcher, index=index)
+    posterior, warning = open_posterior(args.posterior, matcher.names, index)
+    if warning and (args.posterior is not None or index is not None):
+        print(f"note: {warning}")
+    engine = MatchEngine(matcher.names, matcher=matcher, index=index, posterior=posterior)
     failures = 0
     for path, out in zip(args.audio, outputs, strict=True):
         try:
@@ -297,10 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     index_build.set_defaults(run=_cmd_index_build)
 
     training = sub.add_parser("train", help="train a model on a dataset folder")
-    training.add_argument("--model", required=True, choices=KINDS)
+    training.add_argument("--model", required=True, choices=(*KINDS, POSTERIOR_KIND),
+                          help=f"model kind; {POSTERIOR_KIND} trains on a sound index "
+                               "(--data INDEX_DIR)")
     training.add_argument("--params", type=int, choices=(16, 32, 64),
                           help="expected parameter set (checked against the dataset)")
-    training.add_argument("--data", type=Path, required=True, help="dataset folder")
+    training.add_argument("--data", type=Path, required=True,
+                          help="dataset folder (a sound index for param_posterior)")
     training.add_argument("--out", type=Path, required=True, help="checkpoint path (NAME.pt)")
     training.add_argument("--config", default="cpu",
                           help="training config: cpu (default), paper, tiny or a .toml path")
@@ -348,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"checkpoint (default: the shipped {DEFAULT_MODEL.name})")
     matching.add_argument("--index", type=Path, default=None,
                           help="sound index folder (default: the shipped one)")
+    matching.add_argument("--posterior", type=Path, default=None,
+                          help="parameter posterior checkpoint, trained on that index "
+                               "(default: the shipped one)")
     matching.set_defaults(run=_cmd_match)
 
     evaluation = sub.add_parser("evaluate", help="Table 1: score models on test splits")

@@ -167,6 +167,16 @@ def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noq
                 if source.startswith("h2p:")]
     for x, y in session.map_snapshot.coords[imported]:
         assert x0 <= x <= x1 and y0 <= y <= y1
+    # they stand out (bigger, outlined) and the legend, readable, says what they are
+    window.map.set_colour_by(-1)
+    drawn = window.map.points.data
+    sketches = [i for i, s in enumerate(session.map_snapshot.sources) if s == "sketch"]
+    assert min(drawn["size"][imported]) > max(drawn["size"][sketches])
+    assert {drawn["pen"][i].widthF() for i in imported} != {drawn["pen"][i].widthF()
+                                                          for i in sketches}
+    legend = window.map.legend
+    assert legend.isVisible() and legend.width() > 300 and legend.height() > 10
+    assert "imported Diva preset" in legend.text() and "library" in legend.text()
     assert str(folder) in session.settings.get("library/h2p_folders")  # placed again next time
     # opening a corrupt preset file says so and keeps the sound
     with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:

@@ -186,6 +186,7 @@ def test_a_broken_default_model_leaves_a_usable_window(qtbot, tmp_path: Path,
     with qtbot.waitSignal(session.model_failed, timeout=10000):
         session.start()
     assert win.status.text("model") == "Model: none"
+    assert "No model is loaded" in win.controls.macro_status.text()  # not "Ranking…" forever
     with qtbot.waitSignal(session.message_posted, timeout=5000) as posted:
         win.map.cursor_dragged.emit(0.5, 0.5)
     assert "No model is loaded" in posted.args[1]

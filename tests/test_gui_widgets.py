@@ -22,8 +22,10 @@ from test_gui_support import (
     window,  # noqa: F401 - a fixture
 )
 
+from flowsynth_gui.features.audio_io import write_wav
 from flowsynth_gui.gui.main_window import MainWindow
 from flowsynth_gui.gui.panels.map_panel import HOVER_HINT
+from flowsynth_gui.synth.render import render
 
 
 def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindow) -> None:  # noqa: F811
@@ -135,6 +137,9 @@ def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow
     send_mouse(viewport, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton,
                Qt.MouseButton.NoButton)
     wait_until(qtbot, lambda: snapshot.names[index] in window.map.hover_label.text(), 5)
+    # the mouse leaving the plot from a point clears the label (no move event comes)
+    QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
+    assert window.map.hover_label.text() == HOVER_HINT and window.map.plot.toolTip() == ""
     with qtbot.waitSignal(session.preset_loaded, timeout=5000) as loaded:
         click_point(viewport, pos)
     assert loaded.args == [snapshot.names[index]]
@@ -224,6 +229,18 @@ def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None: 
     t = 1 / 4
     assert all(abs(session.state.values[k] - ((1 - t) * a[k] + t * b[k])) < 1e-9
                for k in active)
+    # stepping the straight path keeps the cursor where the map is: the view is not dragged
+    # off to where f^-1 of a blend lies
+    for _ in range(2):  # steps 3 and 4 of 5: between the ends
+        qtbot.keyClick(panel.slider, Qt.Key.Key_Right)
+        settle(qtbot, session)
+        (x0, x1), (y0, y1) = window.map.view_box.viewRange()
+        x, y = session.state.position
+        assert x0 <= x <= x1 and y0 <= y <= y1
+        heard = session.explorer.heard_latent(session.state.values)
+        assert np.allclose(session.state.z, heard, atol=1e-6)  # placed as the map places it
+        bulk = session.map_snapshot.coords
+        assert (x1 - x0) < 4 * np.ptp(bulk[:, 0]) and x0 < np.median(bulk[:, 0]) < x1
 
 
 def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow) -> None:  # noqa: F811
@@ -246,6 +263,19 @@ def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow)
         qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     settle(qtbot, session)
     assert session.state.name.endswith("~3")
+    base = session.state.name[:-len(" ~3")]
+    rect = panel.list.visualItemRect(panel.list.item(1))
+    with qtbot.waitSignal(session.params_changed, timeout=5000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    settle(qtbot, session)
+    assert session.state.name == f"{base} ~2"  # a variation of the same sound, not "~3 ~2"
+    # a new match: the old sound's variations leave the map and the list
+    wav = write_wav(Path(session.settings.path).parent / "new.wav",
+                    render({"VCF1: Frequency": 0.6}, note=60), 22050)
+    with qtbot.waitSignal(session.match_ready, timeout=20000):
+        session.match_file(str(wav))
+    wait_until(qtbot, lambda: panel.list.count() == 0, 5)
+    assert len(window.map.neighbours.data) == 0
 
 
 def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811

@@ -111,3 +111,35 @@ def test_the_shipped_index_is_current_and_the_engine_beats_the_model_at_once() -
         model_sc.append(outcome.model_answer.distance)
     # measured with the shipped model and index: see docs/RESULTS.md (engine, first answer)
     assert np.median(engine_sc) < 0.8 * np.median(model_sc)
+
+
+def test_its_macro_knobs_have_unique_measured_names_and_no_silent_parameter() -> None:
+    from flowsynth_gui.explorer.macros import DESCRIPTORS, MacroSettings, rank_latent_dims
+
+    codec = LatentCodec(load_checkpoint(DEFAULT_MODEL))
+    ranking = rank_latent_dims(codec, MacroSettings(anchors=2, steps=3), workers=2)
+    knobs = ranking.macros(8, exclude=tuple(range(codec.n_semantic)))
+    labels = [k.label for k in knobs]
+    assert len(set(labels)) == len(labels)  # the review found three "OSC: Volume2"
+    words = {w for _, down, up in DESCRIPTORS for w in (down, up)}
+    silent = {"OSC: Volume2", "OSC: Tune2", "OSC: Shape2", "OSC: FM"}  # osc 2 is off (OscMix)
+    for knob in knobs:
+        word, _, parameter = knob.label.partition(" · ")
+        assert word in words and parameter in set(codec.names) - silent
+        assert not {p.name for p in knob.top_params if p.sensitivity > 0} & silent
+
+
+def test_the_explorer_starts_on_a_plain_steady_saw() -> None:
+    from flowsynth_gui.explorer import Explorer
+
+    explorer = Explorer(load_checkpoint(DEFAULT_MODEL))
+    audio = explorer.render()
+    held = audio[int(0.1 * 22050):int(2.9 * 22050)]  # the note is held for 3 s
+    frames = held[: len(held) // 1024 * 1024].reshape(-1, 1024)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    spectra = np.abs(np.fft.rfft(frames * np.hanning(1024), axis=1))
+    centroid = (spectra * np.arange(spectra.shape[1])).sum(1) / spectra.sum(1)
+    assert rms.min() > 0.05 and rms.max() / rms.min() < 1.05  # no burst, no fade
+    assert centroid.std() / centroid.mean() < 0.02  # no sweep
+    assert explorer.preset()["OSC: Shape1"] == pytest.approx(2 / 3)  # the saw
+    assert explorer.preset()["VCF1: Frequency"] == 1.0  # the filter open

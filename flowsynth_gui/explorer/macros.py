@@ -9,6 +9,13 @@ of ``p`` along the traversal (normalised units), averaged over anchors. The top 
 audio motion become the knobs "Macro 1", "Macro 2", ..., each listing the parameters it moves
 most.
 
+Each knob also gets a **label** saying what it measurably does: the sound descriptor that
+changes most along its traversal (brightness: the mel centroid; loudness: the mean log-mel;
+movement: the spread of the log-mel over time; each as a slope per unit of z, in units of its
+spread over all renders), with the direction of turning it up, and the parameter it moves
+most *where that parameter can be heard* (a knob of a silent oscillator moves nothing:
+``synth/symmetry.py``). Labels are unique: a repeat takes the next parameter.
+
 Anchors are drawn from the latent prior N(0, I) with a fixed seed and every render uses the
 same noise seed, so a ranking is deterministic for a model and its settings. It costs
 ``latent_dim * anchors * steps`` renders (32 × 4 × 5 = 640, a few seconds on two cores), so
@@ -30,6 +37,7 @@ import numpy as np
 from flowsynth_gui.data.renders import StopFlag, render_log_mels, stop_requested
 from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.fileio import atomic_write_text
+from flowsynth_gui.synth.symmetry import inert_mask
 
 __all__ = [
     "KNOB_RANGE",
@@ -42,7 +50,11 @@ __all__ = [
     "rank_latent_dims",
 ]
 
-_FORMAT = "flowsynth-macro-ranking/1"
+_FORMAT = "flowsynth-macro-ranking/2"
+# What a knob can be heard to do, in the order of the ranking's ``descriptors`` columns:
+# (the descriptor, its word when the knob turns it down, when it turns it up).
+DESCRIPTORS = (("brightness", "Darker", "Brighter"), ("loudness", "Softer", "Louder"),
+               ("movement", "Steadier", "More moving"))
 # A knob's latent range: the prior's ±3 standard deviations, as the semantic sliders (the
 # ranking traverses the central ±2, where the trained sounds are).
 KNOB_RANGE = (-3.0, 3.0)
@@ -84,6 +96,7 @@ class Macro:
     audio_motion: float
     param_motion: float
     top_params: tuple[ParamSensitivity, ...]
+    label: str = ""  # what turning it up measurably does, e.g. "Brighter · VCF1: Frequency"
 
     @property
     def range(self) -> tuple[float, float]:
@@ -98,7 +111,8 @@ class MacroRanking:
     settings: MacroSettings
     names: tuple[str, ...]
     audio_motion: np.ndarray  # (L,)
-    sensitivity: np.ndarray  # (L, P)
+    sensitivity: np.ndarray  # (L, P), counted only where the parameter is audible
+    descriptors: np.ndarray  # (L, len(DESCRIPTORS)): slope per unit z, in spreads
 
     @property
     def param_motion(self) -> np.ndarray:
@@ -112,21 +126,40 @@ class MacroRanking:
 
     def macros(self, k: int, exclude: tuple[int, ...] = (), top_params: int = 5) -> list[Macro]:
         """The ``k`` most audible dimensions (``exclude``: e.g. the semantic sliders)."""
-        knobs = []
+        knobs, taken = [], set()
         for index, dim in enumerate(self.order(exclude)[:k]):
-            best = np.argsort(-self.sensitivity[dim], kind="stable")[:top_params]
+            ranked = np.argsort(-self.sensitivity[dim], kind="stable")
+            label = self._label(dim, ranked, taken)
+            taken.add(label)
             knobs.append(Macro(index, dim, f"Macro {index + 1}", float(self.audio_motion[dim]),
                                float(self.param_motion[dim]),
                                tuple(ParamSensitivity(self.names[p],
                                                       float(self.sensitivity[dim, p]))
-                                     for p in best)))
+                                     for p in ranked[:top_params]), label))
         return knobs
+
+    def _label(self, dim: int, ranked: np.ndarray, taken: set[str]) -> str:
+        """The descriptor it moves most and the first audible parameter not yet used."""
+        slopes = self.descriptors[dim]
+        which = int(np.argmax(np.abs(slopes)))
+        word = DESCRIPTORS[which][2 if slopes[which] >= 0 else 1]
+        for p in ranked:
+            if self.sensitivity[dim, p] <= 0:
+                break
+            label = f"{word} · {self.names[p]}"
+            if label not in taken:
+                return label
+        label, n = word, 2
+        while label in taken:
+            label, n = f"{word} {n}", n + 1
+        return label
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": _FORMAT, "fingerprint": self.fingerprint,
                 "settings": asdict(self.settings), "names": list(self.names),
                 "audio_motion": self.audio_motion.tolist(),
-                "sensitivity": self.sensitivity.tolist()}
+                "sensitivity": self.sensitivity.tolist(),
+                "descriptors": self.descriptors.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MacroRanking:
@@ -134,7 +167,8 @@ class MacroRanking:
             raise ValueError(f"not a macro ranking (format {data.get('format')!r})")
         return cls(str(data["fingerprint"]), MacroSettings(**data["settings"]),
                    tuple(data["names"]), np.asarray(data["audio_motion"], dtype=np.float64),
-                   np.asarray(data["sensitivity"], dtype=np.float64))
+                   np.asarray(data["sensitivity"], dtype=np.float64),
+                   np.asarray(data["descriptors"], dtype=np.float64))
 
 
 def _traversals(latent_dim: int, settings: MacroSettings) -> np.ndarray:
@@ -171,12 +205,31 @@ def rank_latent_dims(codec: LatentCodec, settings: MacroSettings = MacroSettings
         mels[start:stop] = render_log_mels(params[start:stop], codec.names, settings.note, workers)
         if progress is not None:
             progress(stop, total)
+    descriptors = _descriptor_slopes(mels.reshape(*shape, *mels.shape[1:]), settings)
     mels = mels.reshape(*shape, -1)
     steps_rms = np.sqrt(np.square(np.diff(mels, axis=2)).mean(axis=3))  # (L, anchors, steps-1)
     audio_motion = steps_rms.mean(axis=(1, 2))
-    variation = np.abs(np.diff(params.reshape(*shape, -1), axis=2)).sum(axis=2)  # (L, A, P)
+    # A step of a parameter counts where it can be heard at both ends of the step.
+    audible = ~inert_mask(params, codec.names).reshape(*shape, -1)
+    steps = np.abs(np.diff(params.reshape(*shape, -1), axis=2)) * (audible[:, :, 1:]
+                                                                   & audible[:, :, :-1])
     return MacroRanking(codec.fingerprint(), settings, codec.names, audio_motion,
-                        variation.mean(axis=1))
+                        steps.sum(axis=2).mean(axis=1), descriptors)
+
+
+def _descriptor_slopes(log_mels: np.ndarray, settings: MacroSettings) -> np.ndarray:
+    """``(L, anchors, steps, bands, frames)`` log-mels → per dimension the slope of each
+    descriptor along z, averaged over anchors, in units of its spread over all renders."""
+    energy = np.exp(log_mels).mean(axis=4)  # (L, A, S, bands)
+    bands = np.arange(energy.shape[-1], dtype=np.float64)
+    values = np.stack([(energy * bands).sum(-1) / np.maximum(energy.sum(-1), 1e-12),
+                       log_mels.mean(axis=(3, 4)),
+                       log_mels.std(axis=4).mean(axis=3)], axis=-1)  # (L, A, S, 3)
+    z = np.linspace(-settings.span, settings.span, settings.steps)
+    centred = z - z.mean()
+    slopes = (values * centred[None, None, :, None]).sum(axis=2) / np.square(centred).sum()
+    spread = values.reshape(-1, values.shape[-1]).std(axis=0)
+    return slopes.mean(axis=1) / np.maximum(spread, 1e-12)
 
 
 def _mel_shape(codec: LatentCodec) -> tuple[int, int]:

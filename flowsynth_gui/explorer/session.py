@@ -61,8 +61,10 @@ from flowsynth_gui.matching.engine import (
 )
 from flowsynth_gui.matching.index import SoundIndex
 from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
+from flowsynth_gui.models.param_posterior import LoadedPosterior
 from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset, PresetFormatError, PresetLibrary
+from flowsynth_gui.synth.params import init_patch
 from flowsynth_gui.synth.render import RENDER_SECONDS, check_note, render
 
 __all__ = ["Explorer", "PresetLike", "RESIDUAL_FADE", "residual_weight"]
@@ -95,7 +97,8 @@ class Explorer:
     def __init__(self, checkpoint: LoadedCheckpoint, *, note: int = REFERENCE_NOTE,
                  history_depth: int = 200, macro_settings: MacroSettings | None = None,
                  macro_cache: MacroCache | None = None, workers: int | None = None,
-                 index: SoundIndex | None = None) -> None:
+                 index: SoundIndex | None = None,
+                 posterior: LoadedPosterior | None = None) -> None:
         model = checkpoint.model
         if not (model.has_decoder or model.invertible):
             raise ValueError(f"a {model.config.kind!r} model maps audio straight to parameters "
@@ -110,7 +113,7 @@ class Explorer:
         self.workers = workers
         self._matcher = Matcher(checkpoint)
         self.engine = MatchEngine(self.codec.names, matcher=self._matcher, index=index,
-                                  workers=workers)
+                                  workers=workers, posterior=posterior)
         self._lock = threading.RLock()
         self._note = int(note)
         self._z = np.zeros(self.codec.latent_dim)
@@ -121,7 +124,14 @@ class Explorer:
         self._extras: dict[str, float] = {}
         self._macros: list[Macro] | None = None
         self._last_match: MatchOutcome | None = None
-        self.commit("start")
+        self._start_at_init()
+
+    def _start_at_init(self) -> None:
+        """Begin on the neutral init patch, not at z = 0: the model's centre is an average
+        of sounds (a sweeping notch, a burst), not a blank page. Its latent is where the model
+        hears it (inside the prior, so the knobs start mid-range); the values stay exact."""
+        init = init_patch()
+        self.load_preset(init, z=self.heard_latent(init), label="start")
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **options: object) -> Explorer:

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         s.match_improved.connect(self.matching.show_match)
         s.refine_progressed.connect(self.matching.show_refine_progress)
         s.macros_ranked.connect(self.controls.show_macros)
+        s.model_failed.connect(lambda _: s.model_info is None and self.controls.show_no_model())
         s.macros_progressed.connect(self.controls.show_ranking_progress)
         s.neighbours_found.connect(self.neighbours.show_neighbours)
         s.interpolation_ready.connect(self.interpolation.show_interpolation)

@@ -87,6 +87,7 @@ class SessionOptions:
     midi_system: Any = None  # a MIDI system double (tests)
     render_workers: int | None = None
     index_path: str | None = None  # the sound index matching searches; None: the shipped one
+    posterior_path: str | None = None  # the parameter posterior on that index; None: shipped
 
 
 class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
@@ -274,19 +275,22 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     def _load_model_now(self, path: str, first: bool) -> None:
         from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
-        from flowsynth_gui.matching import open_index
+        from flowsynth_gui.matching import open_index, open_posterior
         from flowsynth_gui.models import CheckpointError, load_checkpoint
 
         self._busy("loading the model", True)
         self.status_changed.emit("model", f"Model: loading {Path(path).name}…")
         try:
             checkpoint = _load_retrying(load_checkpoint, CheckpointError, path)
-            index, index_note = open_index(self.options.index_path,
-                                           checkpoint.metadata.param_names)
+            names = checkpoint.metadata.param_names
+            index, index_note = open_index(self.options.index_path, names)
+            posterior, posterior_note = open_posterior(self.options.posterior_path, names,
+                                                       index)
             explorer = Explorer(checkpoint,
                                 macro_settings=self.options.macro_settings or MacroSettings(),
                                 macro_cache=MacroCache(self._cache_folder()),
-                                workers=self.options.render_workers, index=index)
+                                workers=self.options.render_workers, index=index,
+                                posterior=posterior)
         except (CheckpointError, ValueError, OSError) as err:
             self._model_failed(path, err, first)
             return
@@ -302,8 +306,9 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         if not first:
             self._in_gui(lambda: self.settings.set("model/path", path))
             self.post("info", f"Loaded model {self.model_info.label}")
-        if index_note:
-            self.post("info", f"Sound matching: {index_note}")
+        for note in (index_note, posterior_note if index is not None else None):
+            if note:
+                self.post("info", f"Sound matching: {note}")
         self._clear_overlays()
         self._publish(explorer, "model")
         self._build_map(explorer)
@@ -563,7 +568,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             if ex is not self._explorer:
                 return
             self._macros = [MacroInfo(m.index, m.dim, m.name,
-                                      tuple(p.name for p in m.top_params)) for m in macros]
+                                      tuple(p.name for p in m.top_params), label=m.label)
+                            for m in macros]
             self.macros_ranked.emit(list(self._macros))
             self._state_lane.submit("showing the knobs", lambda: self._publish(ex, "macros"))
         run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, services)

@@ -25,6 +25,7 @@ class MapMixin:
 
     _overlay_z: dict[str, np.ndarray]
     _neighbours: list[Any]
+    _neighbour_base: str = ""  # the sound the listed variations vary
     _interpolation: tuple[Any, dict, dict, str, str] | None
 
     # --- the map ----------------------------------------------------------------------------
@@ -129,6 +130,13 @@ class MapMixin:
         self._overlay_z.clear()
         self._candidates, self._neighbours, self._interpolation = [], [], None
 
+    def _clear_variations(self, ex: Explorer) -> None:
+        """A new sound to match: the variations of the old one go (rings and list)."""
+        if self._neighbours:
+            self._neighbours = []
+            self._set_overlay(ex, "neighbours", None)
+            self.neighbours_found.emit(NeighbourInfo((), 0.0))
+
     # --- neighbourhood and interpolation ---------------------------------------------------
 
     def find_neighbours(self, count: int, radius: float) -> None:
@@ -137,7 +145,9 @@ class MapMixin:
 
         def find(ex: Explorer) -> None:
             self._neighbours = ex.neighbours(count, radius, seed)
-            base = self._base
+            # Variations are named after the sound they vary: picking one, then another,
+            # gives "X ~2", not "X ~1 ~2".
+            base = self._neighbour_base = self._base
             self._set_overlay(ex, "neighbours", np.stack([n.z for n in self._neighbours]))
             self.neighbours_found.emit(NeighbourInfo(
                 tuple(f"{base} ~{i + 1}" for i in range(count)), radius))
@@ -147,7 +157,7 @@ class MapMixin:
         def choose(ex: Explorer) -> None:
             if not 0 <= index < len(self._neighbours):
                 return
-            name = f"{self._base} ~{index + 1}"
+            name = f"{self._neighbour_base} ~{index + 1}"
             ex.choose(self._neighbours[index], label=name)
             self._set_name(name)
             self._publish(ex, "variation")
@@ -188,7 +198,9 @@ class MapMixin:
             else:
                 vector = path.straight_params[k] if straight else path.latent_params[k]
                 values = blend_presets(va, vb, vector, ex.names, float(path.t[k]))
-                z = None if straight else path.latent[k]
+                # A straight step sits where the model hears it (as the map places presets):
+                # f^-1 of a blend can lie far outside the map and drag the view away.
+                z = ex.heard_latent(values) if straight else path.latent[k]
             ex.load_preset(values, z=z, record=False)
             self._set_name(na if k == 0 else nb if k == last else
                            f"{na} → {nb} step {k + 1} of {last + 1}"  # as the panel counts

@@ -80,6 +80,7 @@ class MatchingMixin:
         ex.commit(name)
         self._match_source, self._match_notes = source, tuple(notes) + target.notes
         self._match_shown = False
+        self._clear_variations(ex)
         self._show_candidates(ex, outcome, searching=True)
         self._set_overlay(ex, "match", ex.match_latent())
         self._publish(ex, "match")

@@ -87,6 +87,7 @@ class MacroInfo:
     top_params: tuple[str, ...]
     low: float = -3.0
     high: float = 3.0
+    label: str = ""  # what it measurably does (``explorer.macros``), unique among the knobs
 
 
 @dataclass(frozen=True)

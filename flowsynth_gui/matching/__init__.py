@@ -4,8 +4,10 @@
   searched by brute force; tied to the synth version and feature settings.
 - :mod:`.scoring` — candidates rendered at the target's pitch and scored (SC), threaded.
 - :mod:`.polish` — CMA-ES (pycma) in parameter space from the best candidates, to a deadline.
-- :mod:`.engine` — :class:`MatchEngine`: candidate sources → ranking → polish → top-K.
-- :mod:`.loading` — the shipped default index, and opening one with a clear fallback.
+- :mod:`.engine` — :class:`MatchEngine`: candidate sources (index, model, parameter
+  posterior, the user's presets) → ranking → polish → top-K.
+- :mod:`.loading` — the shipped index and parameter posterior
+  (:mod:`flowsynth_gui.models.param_posterior`), opened with a clear fallback.
 
 The input's analysis (pitch, transposition) is :mod:`flowsynth_gui.inference.analysis`.
 """
@@ -20,7 +22,7 @@ from flowsynth_gui.matching.engine import (
     MatchProgress,
 )
 from flowsynth_gui.matching.index import IndexSpec, SoundIndex, SoundIndexError, load_index
-from flowsynth_gui.matching.loading import DEFAULT_INDEX, open_index
+from flowsynth_gui.matching.loading import DEFAULT_INDEX, open_index, open_posterior
 from flowsynth_gui.matching.polish import PolishSettings
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "SoundIndexError",
     "load_index",
     "open_index",
+    "open_posterior",
 ]

@@ -31,6 +31,7 @@ from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching.index import SoundIndex, SoundIndexError
 from flowsynth_gui.matching.polish import PolishSettings, polish
 from flowsynth_gui.matching.scoring import Scorer
+from flowsynth_gui.models.param_posterior import LoadedPosterior
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
 __all__ = ["DEFAULT_BUDGET", "EngineSettings", "MatchCandidate", "MatchEngine", "MatchOutcome",
@@ -39,8 +40,8 @@ __all__ = ["DEFAULT_BUDGET", "EngineSettings", "MatchCandidate", "MatchEngine", 
 DEFAULT_BUDGET = 2.0  # seconds: the app's default search time
 #: where a candidate came from, as the app and the CLI name it
 SOURCES = {"index": "sound index", "model": "model's answer", "posterior": "model posterior",
-           "library": "library", "imported": "imported preset", "previous": "previous match",
-           "polish": "polished"}
+           "param_posterior": "parameter posterior", "library": "library",
+           "imported": "imported preset", "previous": "previous match", "polish": "polished"}
 _SAME = 1e-6  # parameter rows closer than this (max abs) are one preset
 _DEEPEST = 2000  # index neighbours per pitch hypothesis the deepening may reach
 _DEEPEN_BATCH = 32
@@ -91,6 +92,12 @@ class MatchOutcome:
 class EngineSettings:
     neighbours: int = 16  # index candidates
     posterior_samples: int = 4  # draws of the model's posterior (after the first answer)
+    # The parameter posterior: its most likely preset and draws for the first answer, more
+    # draws after it (per pitch hypothesis; the second gets half).
+    flow_first: int = 16
+    flow_more: int = 48
+    flow_mode_draws: int = 64  # the most likely preset: the densest of these, drawn cooler
+    flow_mode_temperature: float = 0.5
     library_neighbours: int = 4  # nearest of the user's library and imported presets
     previous: int = 2  # best candidates of the previous match carried over
     top: int = 5
@@ -129,7 +136,8 @@ class MatchEngine:
 
     def __init__(self, names: Sequence[str], *, matcher: Matcher | None = None,
                  index: SoundIndex | None = None, workers: int | None = None,
-                 settings: EngineSettings | None = None) -> None:
+                 settings: EngineSettings | None = None,
+                 posterior: LoadedPosterior | None = None) -> None:
         self.names = tuple(names)
         if matcher is not None and tuple(matcher.names) != self.names:
             raise ValueError("the model's parameters differ from the engine's")
@@ -138,11 +146,16 @@ class MatchEngine:
                 f"the sound index covers {len(index.names)} other parameters than the model's "
                 f"{len(self.names)}; build one for them with `flowsynth index build --params "
                 f"{len(self.names)} --out DIR`")
-        self.matcher, self.index = matcher, index
+        if posterior is not None and (index is None or posterior.param_names != self.names
+                                      or posterior.embedding != index.fingerprint):
+            raise ValueError("the parameter posterior needs the sound index it was trained on "
+                             "and the engine's parameters (see matching.loading)")
+        self.matcher, self.index, self.posterior = matcher, index, posterior
         self.settings = settings or EngineSettings()
         self.scorer = Scorer(self.names, workers)
         self._presets: dict[str, tuple[list[tuple[str, np.ndarray]], np.ndarray]] = {}
         self._previous: tuple[MatchCandidate, ...] = ()
+        self._embedded: tuple[np.ndarray, np.ndarray] | None = None  # (audio, its embedding)
 
     def close(self) -> None:
         self.scorer.close()
@@ -242,6 +255,14 @@ class MatchEngine:
         a quarter of its time."""
         if self._score_posterior(pool, target, seed, report, should_stop):
             return True
+        if self.posterior is not None and not stop_requested(should_stop):
+            more = [c for rank, (note, heard) in enumerate(self._hypotheses(target))
+                    for c in self._flow_candidates(heard, note, self.settings.flow_more >> rank,
+                                                   seed + 1, mode=False)]
+            if more:
+                for c in self._score(more, target):
+                    pool.add(c)
+                report("polish")
         share = self.settings.deepen_share if self.index is not None else 0.0
         if share > 0 and self._deepen(pool, target, started + share * (deadline - started),
                                       report, should_stop):
@@ -277,8 +298,7 @@ class MatchEngine:
         seen = pool.index_seen
         queue: list[MatchCandidate] = []
         for note, heard in self._hypotheses(target):
-            query = self.index.embed(mel_magnitude(heard, DEFAULT_SAMPLE_RATE)[None])[0]
-            rows, _ = self.index.nearest(query, _DEEPEST)
+            rows, _ = self.index.nearest(self._embed(heard), _DEEPEST)
             queue.append([MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
                           for r, v in zip(rows, self.index.params(rows), strict=True)
                           if (note, f"index #{r}") not in seen])
@@ -335,8 +355,9 @@ class MatchEngine:
         for rank, (note, heard) in enumerate(self._hypotheses(target)):
             found += self._model_candidates(heard, note)
             if self.index is not None:
-                found += self._index_candidates(heard, note, s.neighbours if rank == 0
-                                                else s.neighbours // 2)
+                found += self._index_candidates(heard, note, s.neighbours >> rank)
+            if self.posterior is not None:
+                found += self._flow_candidates(heard, note, s.flow_first >> rank, seed)
         found += [MatchCandidate(c.params, np.nan, "previous", c.label, c.z, c.note)
                   for c in self._previous]
         pool = _Pool()
@@ -353,9 +374,35 @@ class MatchEngine:
         return [MatchCandidate(np.array([params[n] for n in self.names]), np.nan, "model", z=z,
                                note=note)]
 
+    def _flow_candidates(self, heard: np.ndarray, note: int, count: int, seed: int,
+                         mode: bool = True) -> list[MatchCandidate]:
+        """Draws of the parameter posterior for the sound, and (``mode``) its most likely
+        preset: the densest of a cooler batch of draws (sampling only, nothing rendered)."""
+        assert self.posterior is not None
+        query = self._embed(heard)
+        found: list[np.ndarray] = []
+        if mode:
+            s = self.settings
+            found.append(self.posterior.propose(query, s.flow_mode_draws, seed,
+                                                s.flow_mode_temperature)[0][0])
+        if count > 0:
+            found += list(self.posterior.propose(query, count, seed + 7919)[0])
+        return [MatchCandidate(v, np.nan, "param_posterior",
+                               "most likely" if mode and i == 0 else "", note=note)
+                for i, v in enumerate(found)]
+
+    def _embed(self, heard: np.ndarray) -> np.ndarray:
+        """The index embedding of the audio the sources hear (memoised for the last one:
+        the index, the library and the posterior all ask for it)."""
+        assert self.index is not None
+        if self._embedded is None or self._embedded[0] is not heard:
+            query = self.index.embed(mel_magnitude(heard, DEFAULT_SAMPLE_RATE)[None])[0]
+            self._embedded = (heard, query)
+        return self._embedded[1]
+
     def _index_candidates(self, heard: np.ndarray, note: int, k: int) -> list[MatchCandidate]:
         assert self.index is not None
-        query = self.index.embed(mel_magnitude(heard, DEFAULT_SAMPLE_RATE)[None])[0]
+        query = self._embed(heard)
         rows, _ = self.index.nearest(query, k)
         found = [MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
                  for r, v in zip(rows, self.index.params(rows), strict=True)]

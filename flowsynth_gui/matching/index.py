@@ -29,6 +29,7 @@ no model, so one index serves every model of its parameter set. Brute force is e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -241,6 +242,16 @@ class SoundIndex:
 
     def __len__(self) -> int:
         return len(self._codes)
+
+    @property
+    def fingerprint(self) -> str:
+        """The embedding's identity (settings and basis): a model conditioned on this
+        index's embedding (the parameter posterior) records it and is refused by another."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.mean, np.float32).tobytes())
+        digest.update(np.ascontiguousarray(self.axes, np.float32).tobytes())
+        return (f"{self.spec.embedding}:{self.axes.shape[0]}:{self.spec.synth}:"
+                f"{digest.hexdigest()[:16]}")
 
     def head(self, size: int, components: int | None = None) -> SoundIndex:
         """The first ``size`` sounds on the first ``components`` axes as an index of their

@@ -52,6 +52,8 @@ __all__ = [
     "CheckpointMetadata",
     "LoadedCheckpoint",
     "checkpoint_paths",
+    "file_digest",
+    "read_weights",
     "load_checkpoint",
     "read_checkpoint_metadata",
     "save_checkpoint",
@@ -135,7 +137,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: FlowSynthModel,
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     with atomic_path(weights_path, suffix=".pt") as tmp:
         torch.save(state, tmp)
-        digest, size = _file_digest(tmp)
+        digest, size = file_digest(tmp)
     sidecar["weights"] = {"file": weights_path.name, "sha256": digest, "bytes": size,
                           "tensors": list(state)}
     _write_sidecar(sidecar_path, sidecar)
@@ -155,7 +157,7 @@ def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(sidecar, indent=1, allow_nan=False) + "\n")
 
 
-def _file_digest(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -239,23 +241,29 @@ def load_checkpoint(path: str | os.PathLike[str], *,
     if not weights_path.is_file():
         raise CheckpointError(f"{weights_path}: weights file missing (the sidecar is there); "
                               "copy both files of a checkpoint together")
-    digest, size = _file_digest(weights_path)
-    if entry.get("sha256") != digest:
-        raise CheckpointError(
-            f"{weights_path}: weights do not match the sidecar's checksum ({size} bytes, "
-            f"expected {entry.get('bytes')}): the file is truncated, corrupt or from another "
-            "checkpoint")
-    try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several unrelated types for a bad file
-        raise CheckpointError(f"{weights_path}: cannot read the weights ({err})") from None
-    if not isinstance(state, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise CheckpointError(f"{weights_path}: not a state dict of named tensors")
+    state = read_weights(weights_path, entry)
     model = build_model(config)
     _check_state_fits(weights_path, model, state)
     model.load_state_dict(state)
     return LoadedCheckpoint(model.eval(), metadata)
+
+
+def read_weights(path: Path, entry: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """A state dict of named tensors, checked against the sidecar's ``weights`` entry
+    (SHA-256) and loaded without executing code (``weights_only=True``)."""
+    digest, size = file_digest(path)
+    if entry.get("sha256") != digest:
+        raise CheckpointError(
+            f"{path}: weights do not match the sidecar's checksum ({size} bytes, expected "
+            f"{entry.get('bytes')}): the file is truncated, corrupt or from another checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several unrelated types for a bad file
+        raise CheckpointError(f"{path}: cannot read the weights ({err})") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{path}: not a state dict of named tensors")
+    return state
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:

@@ -173,6 +173,14 @@ def _checked_value(name: str, value: object) -> float:
     return x
 
 
+def init_patch() -> dict[str, float]:
+    """The neutral starting sound, as normalised values that differ from the defaults: a
+    plain, steady saw through the open filter (the defaults modulate nothing, but their wave
+    is halfway between triangle and saw)."""
+    shape = spec_by_name("OSC: Shape1")
+    return {"OSC: Shape1": (20.0 / 3.0 - shape.min) / (shape.max - shape.min)}
+
+
 def normalised_vector(params: Mapping[str, float] | None = None) -> np.ndarray:
     """A full normalised vector in engine order: the given values, defaults for the rest."""
     vector = default_vector()

@@ -59,6 +59,8 @@ class TrainSetup:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     model_preset: str = "cpu"
     train: TrainConfig = field(default_factory=TrainConfig)
+    # The parameter posterior's sizes and optimisation (``PosteriorSettings`` fields).
+    posterior: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self, kind: str, n_params: int) -> ModelConfig:
         presets = {"cpu": cpu_config, "paper": paper_config}
@@ -86,9 +88,10 @@ def load_train_config(name_or_path: str | Path = "cpu", **train_overrides: Any) 
             f"no training config {path}; use a .toml path or one of: {known}") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path} is not valid TOML: {err}") from None
-    unknown = set(data) - {"model", "train"}
+    unknown = set(data) - {"model", "train", "posterior"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)}; use [model] and [train]")
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)}; use [model], [train] and "
+                         "[posterior]")
     model = dict(data.get("model", {}))
     preset = model.pop("preset", "cpu")
     model_fields = {f.name for f in fields(ModelConfig)} - {"kind", "n_params"}
@@ -101,4 +104,5 @@ def load_train_config(name_or_path: str | Path = "cpu", **train_overrides: Any) 
         raise ValueError(f"{path}: unknown [train] keys {sorted(bad)}")
     train = replace(TrainConfig(**train_data),
                     **{k: v for k, v in train_overrides.items() if v is not None})
-    return TrainSetup(model_overrides=model, model_preset=preset, train=train)
+    return TrainSetup(model_overrides=model, model_preset=preset, train=train,
+                      posterior=dict(data.get("posterior", {})))

@@ -151,23 +151,25 @@ def _epoch_rows(data: _Data, seed: int, epoch: int, rank: int, world: int) -> np
     return order[rank:usable:world]
 
 
-def _save_state(path: Path, state: dict[str, Any]) -> None:
+def save_train_state(path: Path, state: dict[str, Any]) -> None:
+    """Write a resumable training state atomically (tensors and plain values only)."""
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
 
 
-def _load_state(path: Path, request: TrainRequest,
-                fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    if not (request.resume and path.exists()):
+def load_train_state(path: Path, resume: bool, fingerprint: dict[str, Any],
+                     state_format: str = STATE_FORMAT) -> dict[str, Any] | None:
+    """The saved state to resume from (None: start afresh); refuses another run's state."""
+    if not (resume and path.exists()):
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise TrainingError(f"cannot resume from {path} ({err}); delete it to start afresh") \
+        raise TrainingError(f"cannot resume from {path} ({err}); delete it or use --restart") \
             from None
-    if state.get("format") != STATE_FORMAT or state.get("fingerprint") != fingerprint:
+    if state.get("format") != state_format or state.get("fingerprint") != fingerprint:
         raise TrainingError(f"{path} belongs to another run (model, data or settings differ); "
-                            "use another --out, or delete it to start afresh")
+                            "use another --out, or --restart")
     return state
 
 
@@ -199,7 +201,7 @@ def train(request: TrainRequest,
                    "train": {k: v for k, v in asdict(settings).items()
                              if k not in ("epochs", "threads", "time_budget_minutes")},
                    "dataset": dataset.spec.to_json(), "world": world}
-    state = _load_state(state_path, request, fingerprint)
+    state = load_train_state(state_path, request.resume, fingerprint)
     history: list[dict[str, float]] = []
     best, best_epoch, stalled, first_epoch, seconds = math.inf, -1, 0, 0, 0.0
     if state is not None:
@@ -240,7 +242,7 @@ def train(request: TrainRequest,
             stalled += 1
         stopped_early = stalled >= settings.early_stop_patience
         if rank == 0:
-            _save_state(state_path, {
+            save_train_state(state_path, {
                 "format": STATE_FORMAT, "fingerprint": fingerprint, "epoch": epoch,
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),

@@ -29,6 +29,8 @@ _EXACT = "flowsynthExactValue"  # control property: the value the sound was show
 _EMITTED = "flowsynthEmittedValue"  # control property: the value it last sent
 
 
+NO_MODEL_KNOBS = "No model is loaded: its macro knobs appear here once one is (Settings)."
+
 class ControlsPanel(QWidget):
     """Semantic sliders and macro knobs."""
 
@@ -46,8 +48,7 @@ class ControlsPanel(QWidget):
         self.semantic_grid = QGridLayout(self.semantic_box)
         self.macro_box = QGroupBox("Macro knobs")
         self.macro_grid = QGridLayout(self.macro_box)
-        self.macro_status = QLabel("Ranking the latent dimensions by how much they move the "
-                                   "sound…")
+        self.macro_status = QLabel(NO_MODEL_KNOBS)
         self.macro_status.setWordWrap(True)
         self.macro_grid.addWidget(self.macro_status, 0, 0, 1, 4)
         layout = QVBoxLayout(self)
@@ -92,13 +93,15 @@ class ControlsPanel(QWidget):
             knob.setNotchesVisible(True)
             knob.setFixedSize(56, 56)
             moves = ", ".join(macro.top_params[:4])
-            knob.setToolTip(f"{macro.name}: latent dimension z{macro.dim}; moves {moves}")
+            knob.setToolTip(f"{macro.name}: {macro.label or 'latent dimension'} (z{macro.dim}); "
+                            f"moves {moves}")
             knob.setAccessibleName(macro.name)
             self._offer_learn(knob)
             self._wire(knob, lambda v, f, i=i: self.macro_turned.emit(i, v, f))
             cell = QVBoxLayout()
             cell.addWidget(knob, 0, Qt.AlignmentFlag.AlignHCenter)
-            name = QLabel(f"{macro.name}\n{macro.top_params[0] if macro.top_params else ''}")
+            does = macro.label.replace(" · ", "\n")  # the descriptor above the parameter
+            name = QLabel(f"{macro.name}\n{does}")
             name.setAlignment(Qt.AlignmentFlag.AlignHCenter)
             name.setStyleSheet("font-size: 8pt;")
             cell.addWidget(name)
@@ -134,6 +137,10 @@ class ControlsPanel(QWidget):
             tip = control.toolTip().split("\nMIDI:")[0]
             bound = self.bindings.get(control.accessibleName())
             control.setToolTip(f"{tip}\nMIDI: {bound}" if bound else tip)
+
+    def show_no_model(self) -> None:
+        """No model could be loaded: no knobs will come, and the box says so."""
+        self._clear_knobs(NO_MODEL_KNOBS)
 
     def show_ranking_progress(self, done: int, total: int) -> None:
         if not self.knobs:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,10 +35,12 @@ __all__ = ["MapPanel"]
 
 PICK_PIXELS = 10.0  # how close (screen pixels) a click or hover must be to a point
 CURSOR_PIXELS = 16.0
-_SOURCE_SYMBOLS = {"sketch": "o", "library": "star"}  # imported .h2p: diamonds
+_SOURCE_SYMBOLS = {"sketch": "o", "dataset": "o", "library": "star"}  # imported .h2p: "d"
+SYMBOL_LEGEND = ("Shape: ● model sketch  ★ library  ◆ imported Diva preset   "
+                 "Marks: ☆ match  ▲ candidates  ○ variations  ◎ cursor")
 HOVER_HINT = "Hover a point to see it; click to load; drag the ring (or Shift+drag) to explore"
 BULK_SOURCES = ("sketch", "dataset")  # the model's own sounds; the rest are the user's
-_SOURCE_SIZES = {"sketch": 7, "library": 15}
+_SOURCE_SIZES = {"sketch": 7, "dataset": 7, "library": 16}  # imported .h2p: 14
 
 
 class _MapViewBox(pg.ViewBox):
@@ -95,6 +97,8 @@ class MapPanel(QWidget):
         self.cursor_position = (0.0, 0.0)
         self._colour_by = 0
         self._brushes = {k: pg.mkBrush(QColor(v)) for k, v in TAG_COLOURS.items()}
+        self._sketch_pen = pg.mkPen("#0b0c10", width=0.6)
+        self._user_pen = pg.mkPen("#ffffff", width=1.6)
         self._build()
 
     # --- construction -----------------------------------------------------------------------
@@ -104,16 +108,17 @@ class MapPanel(QWidget):
         self.colour_by = QComboBox()
         for combo in (self.x_axis, self.y_axis, self.colour_by):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.legend = QLabel()
-        # The legend is the part of this row that gives way on a small screen (cut at its
-        # right end): it must not make the window wider than a 1280-pixel display.
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # The legend has two lines of its own under the choosers (in the choosers' row it was
+        # squeezed to nothing); a fixed height, so that a new text never moves the plot.
+        self.legend = QLabel("<br>")
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setFixedHeight(self.legend.sizeHint().height())
         fit = QPushButton("Fit")
         fit.setToolTip("Show every point")
         fit.clicked.connect(self.fit)
         bar = QHBoxLayout()
         for widget in (QLabel("X"), self.x_axis, QLabel("Y"), self.y_axis,
-                       QLabel("Colour"), self.colour_by, self.legend):
+                       QLabel("Colour"), self.colour_by):
             bar.addWidget(widget)
         bar.addStretch(1)
         bar.addWidget(fit)
@@ -141,9 +146,11 @@ class MapPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.hover_label)
         self.plot.scene().sigMouseMoved.connect(self._hover)
+        self.plot.viewport().installEventFilter(self)  # the mouse leaving ends the hover
         self.points.sigClicked.connect(self._points_clicked)
         self.x_axis.activated.connect(self._axes_picked)
         self.y_axis.activated.connect(self._axes_picked)
@@ -246,16 +253,20 @@ class MapPanel(QWidget):
         if pair >= 0 and snapshot.labels.shape[1] > pair:
             brushes = [self._brushes[int(v)] for v in snapshot.labels[:, pair]]
             negative, positive = snapshot.tag_pairs[pair]
-            self.legend.setText(_legend(((negative, -1), ("untagged", 0), (positive, 1))))
+            colours = _legend(((negative, -1), ("untagged", 0), (positive, 1)))
         else:
             brushes = [self._brushes[1 if s == "library" else -1 if s.startswith("h2p")
                                      else 0] for s in snapshot.sources]
-            self.legend.setText(_legend((("imported .h2p", -1), ("sketch", 0),
-                                         ("library", 1))))
+            colours = _legend((("imported Diva preset", -1), ("model sketch", 0),
+                               ("library", 1)))
+        self.legend.setText(f"Colour: {colours}<br>{SYMBOL_LEGEND}")
         symbols = [_SOURCE_SYMBOLS.get(s, "d") for s in snapshot.sources]
-        sizes = [_SOURCE_SIZES.get(s, 12) for s in snapshot.sources]
+        sizes = [_SOURCE_SIZES.get(s, 14) for s in snapshot.sources]
+        # The user's own presets are outlined in white: a few among thousands of sketches.
+        pens = [self._sketch_pen if s in BULK_SOURCES else self._user_pen
+                for s in snapshot.sources]
         self.points.setData(pos=snapshot.coords, brush=brushes, symbol=symbols, size=sizes,
-                            data=np.arange(len(snapshot)))
+                            pen=pens, data=np.arange(len(snapshot)))
 
     def _show_axes(self, key: str) -> None:
         if key == "pca":
@@ -331,9 +342,19 @@ class MapPanel(QWidget):
             self.hover_label.setText(text)
             self.plot.setToolTip(text)
         else:  # off the points: back to the hint, not the last point's name
-            self.hover_label.setText(HOVER_HINT)
-            self.plot.setToolTip("")
+            self._end_hover()
+            return
         self.point_hovered.emit(index)
+
+    def _end_hover(self) -> None:
+        self.hover_label.setText(HOVER_HINT)
+        self.plot.setToolTip("")
+        self.point_hovered.emit(-1)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if watched is self.plot.viewport() and event.type() == QEvent.Type.Leave:
+            self._end_hover()
+        return False
 
     def _axes_picked(self) -> None:
         x = self.x_axis.currentData()
