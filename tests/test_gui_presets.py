@@ -184,3 +184,29 @@ def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noq
     assert posted.args[0] == "warning" and "broken.h2p" in posted.args[1]
     settle(qtbot, session)
     assert dict(session.state.values) == before
+
+
+def test_a_quiet_diva_preset_is_shown_scaled_and_played_at_the_common_level(
+        qtbot, window: MainWindow) -> None:  # noqa: F811
+    from flowsynth_gui.audio.loudness import PEAK_CEILING_DBFS, PREVIEW_RMS_DBFS, level_dbfs
+
+    session = window.session
+    session.import_h2p_folder(str(H2P_DIR))
+    wait_until(qtbot, lambda: "diva_saved_bass" in session.map_snapshot.names)
+    settle(qtbot, session)
+    with qtbot.waitSignal(session.preview_rendered, timeout=10000) as shown:
+        session.go_to_point(session.map_snapshot.names.index("diva_saved_bass"),
+                            "diva_saved_bass")
+    sound = shown.args[0]
+    peak, _ = level_dbfs(sound.audio)
+    assert peak < -12  # the premise: imported presets are much quieter than the model's
+    # the level is read out, and the waveform is drawn to the sound's own peak
+    assert f"peak {peak:.1f} dBFS".replace("-", "−") in window.sound.current_title.text()
+    low, high = window.sound.current.wave.getViewBox().viewRange()[1]
+    assert high < 2 * 10 ** (peak / 20) and low < 0 < high
+    # heard at the common loudness (switch on, the default), as it is with the switch off
+    played_peak, played_rms = level_dbfs(session.playback_audio(sound))
+    assert played_rms > level_dbfs(sound.audio)[1] + 6
+    assert abs(played_rms - PREVIEW_RMS_DBFS) < 0.1 or abs(played_peak - PEAK_CEILING_DBFS) < 0.1
+    session.settings.set("audio/normalise_preview", False)
+    assert session.playback_audio(sound) is sound.audio

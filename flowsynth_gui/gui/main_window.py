@@ -244,7 +244,8 @@ class MainWindow(QMainWindow):
         s = self.session
         values = {key: s.settings.get(key) for key in (
             "audio/output_device", "audio/input_device", "audio/blocksize",
-            "audio/auto_preview", "midi/out_port", "midi/out_channel", "midi/in_port",
+            "audio/auto_preview", "audio/normalise_preview", "midi/out_port", "midi/out_channel",
+            "midi/in_port",
             "model/path", "ui/theme", "map/sketches")}
         return SettingsDialog(values, s.audio.output_names, s.audio.input_names,
                               s.midi.outputs, s.midi.inputs, parent=self)

@@ -406,8 +406,20 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
                                state.seq)
             self._preview = preview
             self.preview_rendered.emit(preview)
-        if play and not self.audio.play(preview.audio, preview.sample_rate) and asked:
+        if play and not self._play(preview) and asked:
             self.post("info", f"Cannot play the sound: {self.audio.status}")
+
+    def playback_audio(self, sound: Rendered) -> np.ndarray:
+        """What the speakers get: the sound at the common preview loudness when that is on
+        (Settings), else as it is."""
+        from flowsynth_gui.audio.loudness import preview_gain
+
+        if not self.settings.get("audio/normalise_preview"):
+            return sound.audio
+        return (sound.audio * np.float32(preview_gain(sound.audio))).astype(np.float32)
+
+    def _play(self, sound: Rendered) -> bool:
+        return self.audio.play(self.playback_audio(sound), sound.sample_rate)
 
     def play_preview(self) -> None:
         """Render the current sound if needed and play it (play button, space bar)."""
@@ -417,7 +429,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         target = self._target
         if target is None:
             self.post("info", "No target yet: drop or record a sound to match")
-        elif not self.audio.play(target.audio, target.sample_rate):
+        elif not self._play(target):
             self.post("info", f"Cannot play: {self.audio.status}")
 
     # --- gestures on the state lane -------------------------------------------------------

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "audio/input_device": "",
     "audio/blocksize": 256,
     "audio/auto_preview": True,
+    "audio/normalise_preview": True,  # play previews at one loudness (audio/loudness.py)
     # MIDI: "" is no port; channel 1-16; API "" is the platform default (or FLOWSYNTH_MIDI_API)
     "midi/out_port": "",
     "midi/out_channel": 1,

@@ -173,6 +173,13 @@ class Rendered:
     title: str
     seq: int = 0
 
+    @property
+    def level(self) -> str:
+        """The sound's own level, e.g. "peak −23.4 dBFS · RMS −35.0 dBFS"."""
+        from flowsynth_gui.audio.loudness import describe_level
+
+        return describe_level(self.audio)
+
 
 @dataclass(frozen=True)
 class CandidateInfo:

@@ -55,6 +55,11 @@ class SettingsDialog(QDialog):
         self.blocksize.setCurrentIndex(max(0, self.blocksize.findData(values["audio/blocksize"])))
         self.auto_preview = QCheckBox("Play the sound when a gesture pauses")
         self.auto_preview.setChecked(bool(values["audio/auto_preview"]))
+        self.normalise = QCheckBox("Play every sound at the same loudness")
+        self.normalise.setToolTip("Previews and targets are played at one RMS level, so that "
+                                  "a quiet preset does not seem worse; the level shown is the "
+                                  "preset's own, and MIDI and exports are unchanged")
+        self.normalise.setChecked(bool(values["audio/normalise_preview"]))
         self.midi_out = _combo(midi_outputs, values["midi/out_port"], "— none —")
         self.midi_in = _combo(midi_inputs, values["midi/in_port"], "— none —")
         self.channel = QSpinBox()
@@ -74,7 +79,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self._group("Audio", [("Output", self.output), ("Input", self.input),
                                                ("Buffer", self.blocksize),
-                                               ("", self.auto_preview)]))
+                                               ("", self.auto_preview),
+                                               ("", self.normalise)]))
         layout.addWidget(self._group("MIDI", [("Parameters out", self.midi_out),
                                               ("Channel", self.channel),
                                               ("Keyboard in", self.midi_in)]))
@@ -113,6 +119,7 @@ class SettingsDialog(QDialog):
             "audio/input_device": self.input.currentData() or "",
             "audio/blocksize": int(self.blocksize.currentData()),
             "audio/auto_preview": self.auto_preview.isChecked(),
+            "audio/normalise_preview": self.normalise.isChecked(),
             "midi/out_port": self.midi_out.currentData() or "",
             "midi/out_channel": self.channel.value(),
             "midi/in_port": self.midi_in.currentData() or "",

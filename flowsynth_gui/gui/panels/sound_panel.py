@@ -88,6 +88,10 @@ class _SoundView:
         ends = np.stack([blocks.min(axis=1), blocks.max(axis=1)], axis=1).ravel()
         self.envelope.setData(t, ends)
         self.wave.setXRange(0, seconds, padding=0)
+        # Scaled to the sound's own peak: a preset at −30 dBFS is a shape, not a flat line
+        # (its level is in the title).
+        peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+        self.wave.setYRange(-max(peak, 1e-4), max(peak, 1e-4), padding=0.05)
         mel = np.asarray(rendered.log_mel, dtype=np.float32)
         # ImageItem's first axis is x: frames across, mel bands up.
         self.image.setImage(mel.T, autoLevels=False,
@@ -133,9 +137,9 @@ class SoundPanel(QWidget):
     def show_preview(self, rendered: Rendered) -> None:
         self.current.show(rendered)
         self.target.prepare_axes()  # now, not when a match arrives
-        self.current_title.setText(f"Current sound — {rendered.title}")
+        self.current_title.setText(f"Current sound — {rendered.title} ({rendered.level})")
 
     def show_target(self, rendered: Rendered) -> None:
         self.target.show(rendered)
-        self.target_title.setText(rendered.title)
+        self.target_title.setText(f"{rendered.title} ({rendered.level})")
         self.play_target.setEnabled(True)
