@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mido
+import pytest
 from PySide6.QtCore import Qt
 from test_gui_support import (
     drag,
@@ -156,3 +157,20 @@ def test_recording_without_audio_says_so_and_leaves_the_buttons_up(
         assert posted.args[0] == "warning" and "needs audio" in posted.args[1]
         wait_until(qtbot, lambda b=button: not b.isChecked(), 5)
     assert panel.record.text() == "● Record"
+
+
+@pytest.mark.jack
+def test_refresh_in_settings_rescans_the_audio_devices_and_reopens_the_output(
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:  # noqa: F811
+    win = open_window(qtbot, Settings.from_file(tmp_path / "s.ini"),
+                      make_options(tmp_path, tiny_model, audio=True))
+    audio = win.session.audio
+    wait_until(qtbot, lambda: audio.has_output, 20)
+    dialog = win.settings_dialog()
+    with qtbot.waitSignal(audio.devices_listed, timeout=20000) as listed:
+        dialog.refresh_requested.emit()
+    outputs, _ = listed.args
+    assert outputs and audio.has_output and audio.status.startswith("Audio: ")
+    names = [dialog.output.itemData(i) for i in range(dialog.output.count())]
+    assert set(outputs) <= set(names)  # the open dialog lists what was found
+    win.close()

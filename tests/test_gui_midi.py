@@ -256,3 +256,31 @@ def test_a_broken_midi_learn_file_is_reported_and_left_alone(qtbot, tmp_path: Pa
     assert window.session.midi.midi_in is not None  # MIDI still works, bindings in memory
     assert learn_file.read_text(encoding="utf-8") == "{not json"  # the user's file is kept
     window.close()
+
+
+@pytest.mark.jack
+def test_midi_out_finds_jack_on_its_own_and_settings_offer_the_api(
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowsynth_gui.midi.ports import API_ENV, answering_apis
+
+    monkeypatch.delenv(API_ENV, raising=False)
+    if "LINUX_ALSA" in answering_apis():
+        pytest.skip("this machine has an ALSA sequencer: ALSA is rightly chosen first")
+    client = f"fs-gui-{os.getpid()}-auto"
+    port = JACK_MIDI.open_input("in", virtual=True, client_name=client, callback=print)
+    try:
+        settings = Settings.from_file(tmp_path / "s.ini")  # midi/api left automatic
+        settings.set("midi/out_port", f"{client}:in")
+        window = open_window(qtbot, settings, make_options(tmp_path, tiny_model, midi=True))
+        wait_until(qtbot, lambda: window.status.text("midi_out").startswith(
+            f"MIDI out: {client}:in"), 20)
+        assert window.session.midi.api_in_use == "UNIX_JACK"
+        dialog = window.settings_dialog()
+        offered = [dialog.midi_api.itemText(i) for i in range(dialog.midi_api.count())]
+        assert offered[0].startswith("Automatic") and "JACK (running)" in offered
+        dialog.midi_api.setCurrentIndex(offered.index("JACK (running)"))
+        assert dialog.changes() == {"midi/api": "UNIX_JACK"}
+        window.close()
+    finally:
+        port.close()

@@ -9,6 +9,8 @@ from flowsynth_gui.midi.ports import (
     MidiPortError,
     MidiSystem,
     NoMidiSystemError,
+    answering_apis,
+    detect_api,
     resolve_port_name,
 )
 
@@ -91,7 +93,22 @@ def test_the_api_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert MidiSystem().description == "rtmidi (UNIX_JACK)"
     assert MidiSystem(api="LINUX_ALSA").api == "LINUX_ALSA"
     monkeypatch.delenv(API_ENV)
-    assert MidiSystem().api is None
+    automatic = MidiSystem()
+    assert automatic.automatic and automatic.api == detect_api()  # the first that answers
+
+
+@pytest.mark.jack
+def test_a_jack_only_machine_gets_jack_without_being_told(
+        monkeypatch: pytest.MonkeyPatch, jack_server: list[str]) -> None:
+    monkeypatch.delenv(API_ENV, raising=False)
+    if "LINUX_ALSA" in answering_apis():
+        pytest.skip("this machine has an ALSA sequencer: ALSA is rightly chosen first")
+    assert answering_apis() == ["UNIX_JACK"] and detect_api() == "UNIX_JACK"
+    system = MidiSystem()
+    assert system.api == "UNIX_JACK" and isinstance(system.output_names(), list)
+    # told to use ALSA anyway, the error names the API that does answer
+    with pytest.raises(NoMidiSystemError, match="JACK does: choose it"):
+        MidiSystem(api="LINUX_ALSA").output_names()
 
 
 def test_an_unknown_api_says_which_ones_exist(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,6 +38,7 @@ class AudioControl(QObject):
     recording_changed = Signal(str)  # 'idle', 'armed', 'recording'
     recorded = Signal(object)  # trimmed mono float32 at RECORD_RATE
     problem_reported = Signal(str, str)  # level, message
+    devices_listed = Signal(object, object)  # output names, input names (after a rescan)
     _meter_switched = Signal(bool)  # internal: timers belong to the GUI thread
 
     def __init__(self, pool: QThreadPool, on_error: ErrorSink, *, enabled: bool = True,
@@ -73,6 +74,25 @@ class AudioControl(QObject):
         self.recording_changed.emit("idle")  # another input may work: the buttons come back
         if self.enabled:
             self._lane.submit("reopening the audio output", self._reopen)
+
+    @property
+    def has_output(self) -> bool:
+        return self.player is not None and self.player.available
+
+    def rescan(self, reopen: bool = True) -> None:
+        """Ask PortAudio for the devices again (it scans once, at start: a JACK server
+        started later is unseen). The output is closed and reopened around the scan; with
+        ``reopen`` False (the window coming to the front) only when there is none."""
+        if self.enabled and (reopen or not self.has_output):
+            self._lane.submit("looking for audio devices", self._rescan)
+
+    def _rescan(self) -> None:
+        from flowsynth_gui.audio import refresh_devices
+
+        self._close_devices()  # PortAudio restarts: no stream of ours may be open
+        refresh_devices()
+        self._open_player()
+        self.devices_listed.emit(list(self.output_names), list(self.input_names))
 
     def _settings(self, device: str) -> Any:
         from flowsynth_gui.audio import AudioSettings

@@ -47,6 +47,9 @@ class MainWindow(QMainWindow):
         self._wire_session()
         self._wire_panels()
         self._wire_actions()
+        app = QApplication.instance()
+        if app is not None:  # back to the front: look again for what was missing (JACK)
+            app.applicationStateChanged.connect(self._came_to_front)
         self._restore()
 
     # --- assembly ---------------------------------------------------------------------------
@@ -246,9 +249,13 @@ class MainWindow(QMainWindow):
             "audio/output_device", "audio/input_device", "audio/blocksize",
             "audio/auto_preview", "audio/normalise_preview", "midi/out_port", "midi/out_channel",
             "midi/in_port",
-            "model/path", "ui/theme", "map/sketches")}
-        return SettingsDialog(values, s.audio.output_names, s.audio.input_names,
-                              s.midi.outputs, s.midi.inputs, parent=self)
+            "midi/api", "model/path", "ui/theme", "map/sketches")}
+        dialog = SettingsDialog(values, s.audio.output_names, s.audio.input_names,
+                                s.midi.outputs, s.midi.inputs, midi_api_choices(), parent=self)
+        dialog.refresh_requested.connect(s.refresh_devices)
+        s.audio.devices_listed.connect(dialog.show_devices)  # gone with the dialog
+        s.midi.ports_listed.connect(dialog.show_midi_ports)
+        return dialog
 
     def edit_settings(self) -> None:
         dialog = self.settings_dialog()
@@ -258,6 +265,12 @@ class MainWindow(QMainWindow):
             if "ui/theme" in changes:
                 apply_theme(QApplication.instance(), changes["ui/theme"])
 
+    def _came_to_front(self, state: Qt.ApplicationState) -> None:
+        s = self.session
+        if state == Qt.ApplicationState.ApplicationActive and (
+                (s.audio.enabled and not s.audio.has_output) or s.midi.no_system):
+            s.refresh_devices(reopen=False)
+
     # --- closing ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
@@ -265,6 +278,16 @@ class MainWindow(QMainWindow):
         self.session.settings.set("ui/geometry", geometry)
         self.session.shutdown()
         event.accept()
+
+
+def midi_api_choices() -> list[tuple[str, str]]:
+    """The MIDI APIs this machine has, each said to run or not (for Settings)."""
+    from flowsynth_gui.midi.ports import API_LABELS, answering_apis, compiled_apis
+
+    running = set(answering_apis())
+    return [(api, f"{API_LABELS.get(api, api)} "
+                  f"({'running' if api in running else 'not running'})")
+            for api in compiled_apis()]
 
 
 def _splitter(orientation: Qt.Orientation, *parts: tuple[QWidget, int]) -> QSplitter:

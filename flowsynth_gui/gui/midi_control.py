@@ -175,6 +175,26 @@ class MidiControl(QObject):
         if out is not None:
             out.select_port(port or None)
 
+    def set_api(self, api: str) -> None:
+        """Use another MIDI API ('' : automatic): the ports reopen on it."""
+        self.api = api
+        if self.enabled and self._own_system:
+            self._lane.submit("switching the MIDI API", self._restart)
+
+    def _restart(self) -> None:
+        """Close the services and the system, and start again (with a fresh detection)."""
+        self._close_services()
+        if self._system is not None:
+            self._system.close()
+        self._system = None
+        self._start()
+
+    @property
+    def api_in_use(self) -> str:
+        """The API the ports use now, e.g. 'UNIX_JACK' ('' before MIDI started)."""
+        system = self._system
+        return (getattr(system, "api", None) or "") if system is not None else ""
+
     def set_channel(self, channel: int) -> None:
         self.channel = channel
         out = self.midi_out
@@ -257,6 +277,9 @@ class MidiControl(QObject):
             outputs, inputs = system.output_names(), system.input_names()
         except MidiPortError as err:
             self.outputs, self.inputs = [], []
+            if isinstance(err, NoMidiSystemError) and self._may_switch_api():
+                self._restart()  # automatic, and another API answers now (JACK started)
+                return
             if isinstance(err, NoMidiSystemError):  # not "no port chosen": none can be
                 self.no_system = str(err)
                 self.out_status = "MIDI out: no MIDI system"
@@ -272,9 +295,16 @@ class MidiControl(QObject):
         self.outputs, self.inputs = list(outputs), list(inputs)
         self.ports_listed.emit(list(outputs), list(inputs), "")
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        self._lane.clear()
-        self._lane.wait_idle(timeout)
+    def _may_switch_api(self) -> bool:
+        from flowsynth_gui.midi.ports import detect_api
+
+        system = self._system
+        if not (self._own_system and getattr(system, "automatic", False)):
+            return False
+        found = detect_api()
+        return found is not None and found != system.api
+
+    def _close_services(self) -> None:
         out, self.midi_out = self.midi_out, None
         midi_in, self.midi_in = self.midi_in, None
         for service in (out, midi_in):
@@ -283,5 +313,10 @@ class MidiControl(QObject):
                     service.close()
                 except Exception:  # closing must not stop the shutdown
                     log.exception("closing a MIDI service failed")
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._lane.clear()
+        self._lane.wait_idle(timeout)
+        self._close_services()
         if self._own_system and self._system is not None:
             self._system.close()

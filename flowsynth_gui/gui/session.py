@@ -614,13 +614,14 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
                 "audio/output_device", "audio/input_device", "audio/blocksize")}
             self.apply_audio_settings(*merged.values())
         actions = {"midi/out_port": self.select_midi_out, "midi/in_port": self.select_midi_in,
-                   "midi/out_channel": self.set_midi_channel}
+                   "midi/out_channel": self.set_midi_channel, "midi/api": self.set_midi_api}
         for key, value in changes.items():
             if key in actions:
                 actions[key](value)
             elif key == "model/path":
                 self.load_model(value or str(DEFAULT_MODEL))
-            elif not key.startswith("audio/") or key == "audio/auto_preview":
+            elif not key.startswith("audio/") or key in ("audio/auto_preview",
+                                                         "audio/normalise_preview"):
                 self.settings.set(key, value)
 
     def apply_audio_settings(self, output: str, input_: str, blocksize: int) -> None:
@@ -636,6 +637,18 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def set_midi_channel(self, channel: int) -> None:
         self.settings.set("midi/out_channel", channel)
         self.midi.set_channel(channel)
+
+    def set_midi_api(self, api: str) -> None:
+        self.settings.set("midi/api", api)
+        self.midi.set_api(api)
+
+    def refresh_devices(self, reopen: bool = True) -> None:
+        """Look for audio devices and MIDI ports again (a JACK server started after the app:
+        Settings → Refresh; and, where sound or MIDI is missing, when the window comes back
+        to the front: ``reopen`` False)."""
+        self.audio.rescan(reopen)
+        if reopen or self.midi.no_system:
+            self.midi.refresh_ports()
 
     def select_midi_in(self, port: str) -> None:
         self.settings.set("midi/in_port", port)

@@ -1,7 +1,8 @@
 """MIDI port listing and opening through mido, with errors a user can act on.
 
-The backend is mido's rtmidi with the platform's default API (ALSA on Linux, CoreMIDI on macOS,
-MME on Windows); ``FLOWSYNTH_MIDI_API`` (e.g. ``UNIX_JACK``) or the ``api`` argument picks another.
+The backend is mido's rtmidi. Its API is the ``api`` argument, else ``FLOWSYNTH_MIDI_API`` (e.g.
+``UNIX_JACK``), else the first that answers now (:func:`detect_api`, in the platform's order:
+the ALSA sequencer before JACK on Linux, so a JACK-only box gets JACK without being told).
 A machine without any MIDI system (no ALSA sequencer, no JACK server) is an ordinary situation,
 not a crash: every call raises :class:`NoMidiSystemError` ("no MIDI system: ...") instead.
 
@@ -23,12 +24,16 @@ import mido
 
 __all__ = [
     "API_ENV",
+    "API_LABELS",
     "DEFAULT_BACKEND",
     "InputPort",
     "MidiPortError",
     "MidiSystem",
     "NoMidiSystemError",
     "OutputPort",
+    "answering_apis",
+    "compiled_apis",
+    "detect_api",
     "resolve_port_name",
 ]
 
@@ -37,6 +42,41 @@ DEFAULT_BACKEND = "mido.backends.rtmidi"
 DEFAULT_CLIENT_NAME = "FlowSynth"
 # rtmidi APIs that cannot create virtual ports (Windows MME: use loopMIDI or similar instead).
 _NO_VIRTUAL_APIS = ("WINDOWS_MM",)
+# mido's names of rtmidi's APIs, and what a user knows them as.
+API_LABELS = {"LINUX_ALSA": "ALSA sequencer", "UNIX_JACK": "JACK", "MACOSX_CORE": "CoreMIDI",
+              "WINDOWS_MM": "Windows MM"}
+
+
+def compiled_apis() -> list[str]:
+    """The rtmidi APIs this build has (mido names), in the platform's order of preference."""
+    try:
+        import rtmidi
+    except ImportError:
+        return []
+    ids = {getattr(rtmidi, f"API_{name}", None): name for name in API_LABELS}
+    return [ids[api] for api in rtmidi.get_compiled_api() if api in ids]
+
+
+def answering_apis() -> list[str]:
+    """The compiled APIs whose MIDI system answers now (a client can be made)."""
+    import rtmidi
+
+    found = []
+    for name in compiled_apis():
+        try:
+            probe = rtmidi.MidiOut(rtapi=getattr(rtmidi, f"API_{name}"),
+                                   name=f"{DEFAULT_CLIENT_NAME} probe")
+        except Exception:  # noqa: BLE001 - SystemError without a server; others elsewhere
+            continue
+        probe.delete()
+        found.append(name)
+    return found
+
+
+def detect_api() -> str | None:
+    """The first API that answers (None: none does; the platform default is then used)."""
+    answering = answering_apis()
+    return answering[0] if answering else None
 
 
 class MidiPortError(RuntimeError):
@@ -95,6 +135,10 @@ class MidiSystem:
                  client_name: str = DEFAULT_CLIENT_NAME) -> None:
         if api is None:
             api = os.environ.get(API_ENV) or None
+        # Automatic: the API that answers now, e.g. JACK where no ALSA sequencer runs.
+        self.automatic = api is None and backend == DEFAULT_BACKEND
+        if self.automatic:
+            api = detect_api()
         self.api = api
         self.client_name = client_name
         self._listers: dict[str, Any] = {}  # kind -> kept rtmidi client, see _keeps_listers
@@ -134,6 +178,17 @@ class MidiSystem:
         """Names of the ports we can receive from; NoMidiSystemError when none answers."""
         return self._list("input", self._backend.get_input_names)
 
+    def _no_system_hint(self, err: Exception) -> str:
+        others = [a for a in (answering_apis() if self.backend_name == DEFAULT_BACKEND else [])
+                  if a != self.api]
+        if others:
+            labels = " or ".join(API_LABELS.get(a, a) for a in others)
+            return (f"no MIDI system answers on {self.description}, but {labels} does: choose "
+                    f"it (or Automatic) as the MIDI API in Settings. Details: {err}")
+        return (f"no MIDI system answers ({self.description}). On Linux, load the ALSA "
+                "sequencer (sudo modprobe snd-seq) or start a JACK server, then press Refresh "
+                f"in the MIDI tab. Details: {err}")
+
     def _list(self, kind: str, lister: Callable[[], list[str]]) -> list[str]:
         try:
             if self._keeps_listers:
@@ -144,10 +199,7 @@ class MidiSystem:
         except Exception as err:  # each backend raises its own types
             # rtmidi raises SystemError (an OSError) without an ALSA sequencer or JACK server;
             # an ImportError means the backend library is missing. Same meaning to the user.
-            raise NoMidiSystemError(
-                f"no MIDI system answers ({self.description}). On Linux, load the ALSA "
-                "sequencer (sudo modprobe snd-seq) or start a JACK server, then press Refresh "
-                f"in the MIDI tab. Details: {err}") from None
+            raise NoMidiSystemError(self._no_system_hint(err)) from None
 
     @property
     def _keeps_listers(self) -> bool:

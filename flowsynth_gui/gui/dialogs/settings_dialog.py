@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,9 +42,12 @@ def _combo(choices: list[str], current: str, default_label: str) -> QComboBox:
 
 
 class SettingsDialog(QDialog):
+    refresh_requested = Signal()  # look for devices and ports again (a JACK server started)
+
     def __init__(self, values: dict[str, Any], outputs: list[str], inputs: list[str],
                  midi_outputs: list[str], midi_inputs: list[str],
-                 parent: QWidget | None = None) -> None:
+                 midi_apis: list[tuple[str, str]] = (), parent: QWidget | None = None) -> None:
+        """``midi_apis``: (API name, what to show), e.g. ("UNIX_JACK", "JACK (running)")."""
         super().__init__(parent)
         self.setWindowTitle("FlowSynth settings")
         self.values = dict(values)
@@ -62,6 +66,15 @@ class SettingsDialog(QDialog):
         self.normalise.setChecked(bool(values["audio/normalise_preview"]))
         self.midi_out = _combo(midi_outputs, values["midi/out_port"], "— none —")
         self.midi_in = _combo(midi_inputs, values["midi/in_port"], "— none —")
+        self.midi_api = QComboBox()
+        self.midi_api.addItem("Automatic (the first that runs)", "")
+        for name, label in midi_apis:
+            self.midi_api.addItem(label, name)
+        self.midi_api.setCurrentIndex(max(0, self.midi_api.findData(values.get("midi/api",
+                                                                               ""))))
+        refresh = QPushButton("Refresh devices and ports")
+        refresh.setToolTip("Look again, e.g. after starting a JACK server")
+        refresh.clicked.connect(self.refresh_requested)
         self.channel = QSpinBox()
         self.channel.setRange(1, 16)
         self.channel.setValue(int(values["midi/out_channel"]))
@@ -81,9 +94,11 @@ class SettingsDialog(QDialog):
                                                ("Buffer", self.blocksize),
                                                ("", self.auto_preview),
                                                ("", self.normalise)]))
-        layout.addWidget(self._group("MIDI", [("Parameters out", self.midi_out),
+        layout.addWidget(self._group("MIDI", [("API", self.midi_api),
+                                              ("Parameters out", self.midi_out),
                                               ("Channel", self.channel),
                                               ("Keyboard in", self.midi_in)]))
+        layout.addWidget(refresh)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
@@ -112,6 +127,15 @@ class SettingsDialog(QDialog):
         if path:
             self.model.setText(path)
 
+    def show_devices(self, outputs: list[str], inputs: list[str]) -> None:
+        """New audio device lists (after a refresh); the choices made stay."""
+        for combo, names in ((self.output, outputs), (self.input, inputs)):
+            fill_choices(combo, names, combo.currentData() or "", DEFAULT_DEVICE)
+
+    def show_midi_ports(self, outputs: list[str], inputs: list[str], _why: str = "") -> None:
+        for combo, names in ((self.midi_out, outputs), (self.midi_in, inputs)):
+            fill_choices(combo, names, combo.currentData() or "", "— none —")
+
     def edited(self) -> dict[str, Any]:
         """Every value as the dialog shows it now."""
         return {
@@ -120,6 +144,7 @@ class SettingsDialog(QDialog):
             "audio/blocksize": int(self.blocksize.currentData()),
             "audio/auto_preview": self.auto_preview.isChecked(),
             "audio/normalise_preview": self.normalise.isChecked(),
+            "midi/api": self.midi_api.currentData() or "",
             "midi/out_port": self.midi_out.currentData() or "",
             "midi/out_channel": self.channel.value(),
             "midi/in_port": self.midi_in.currentData() or "",
