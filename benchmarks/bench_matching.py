@@ -14,7 +14,8 @@ posterior, ranked) and the engine polished for 0.5, 1 and 2 s. At equal time (2 
 engine: each component alone — the index re-ranked with as many neighbours as the engine
 rendered, the model's posterior best-of-that-many, and CMA-ES polish from the model's answer.
 Then the index size (first N sounds of the index) and the embedding (PCA vs the model's z)
-for NN-16 re-ranked.
+for NN-16 re-ranked. With a parameter posterior (``--posterior``, default the shipped one):
+the same engine without it (first answer and at 2 s) and the posterior alone (best of 64).
 
 Run: .venv/bin/python benchmarks/bench_matching.py --index DIR --ood DIR [--targets 30]
      [--budgets 0.5 1 2] [--sizes 20000 50000 100000 200000]
@@ -31,10 +32,10 @@ import numpy as np
 from flowsynth_gui.features.mel import mel_magnitude
 from flowsynth_gui.inference.analysis import analyse_audio, load_target
 from flowsynth_gui.inference.match import Matcher
-from flowsynth_gui.matching import EngineSettings, MatchEngine, load_index
+from flowsynth_gui.matching import EngineSettings, MatchEngine, load_index, open_posterior
 from flowsynth_gui.matching.polish import polish
 from flowsynth_gui.models import load_checkpoint
-from flowsynth_gui.paths import DEFAULT_MODEL
+from flowsynth_gui.paths import DEFAULT_MODEL, DEFAULT_POSTERIOR
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE as SR
 from flowsynth_gui.synth.render import render_batch
 
@@ -109,6 +110,21 @@ def measure(corpus: str, targets: list, engine: MatchEngine, matcher: Matcher, i
         rows.add("NN-16 re-ranked (both pitches)", sc, 0)
         first = engine.match(target, budget=0)
         rows.add("engine, first answer", first.best.distance, first.seconds)
+        if engine.posterior is not None:  # the same engine without the parameter posterior
+            plain = MatchEngine(names, matcher=matcher, index=index, workers=engine.scorer.workers,
+                                settings=engine.settings)
+            for budget in (0.0, budgets[-1]):
+                outcome = plain.match(target, budget=budget)
+                label = "first answer" if budget == 0 else f"{budget:g} s"
+                rows.add(f"engine without the parameter posterior, {label}",
+                         outcome.best.distance, outcome.seconds)
+            plain.close()
+            began = time.perf_counter()
+            query = index.embed(mel_magnitude(target.at_reference, SR)[None])[0]
+            draws = engine.posterior.propose(query, 64, seed=n)[0]
+            rows.add("alone: parameter posterior, best of 64",
+                     engine.scorer.scores(draws, target.note, target.mel).min(),
+                     time.perf_counter() - began)
         renders_at_2s = 0
         for budget in budgets:
             outcome = engine.match(target, budget=budget)
@@ -181,12 +197,17 @@ def main() -> None:
                         help="also rank the first N index sounds by the model's latent "
                              "(renders and encodes them first)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--posterior", type=Path, default=DEFAULT_POSTERIOR,
+                        help="parameter posterior for the engine (rows with and without it)")
     args = parser.parse_args()
 
     matcher = Matcher(load_checkpoint(args.checkpoint))
     index = load_index(args.index)
+    posterior, why = open_posterior(args.posterior, matcher.names, index)
+    if why:
+        print(f"note: {why}")
     engine = MatchEngine(matcher.names, matcher=matcher, index=index, workers=args.workers,
-                         settings=EngineSettings(previous=0))
+                         settings=EngineSettings(previous=0), posterior=posterior)
     index_z = None
     if args.z_size:
         from flowsynth_gui.explorer.codec import LatentCodec

@@ -415,3 +415,30 @@ def test_non_invertible_models_say_so(trained: tuple[LoadedCheckpoint, LoadedDat
     cnn = build_model(load_train_config("tiny").model_config("cnn", 16)).eval()
     with pytest.raises(ValueError, match="no latent space"):
         Explorer(LoadedCheckpoint(cnn, metadata))
+
+
+def test_a_snapshot_is_one_consistent_reading_while_another_thread_moves(
+        explorer: Explorer) -> None:
+    import threading
+
+    explorer.set_latent(np.zeros(explorer.codec.latent_dim), record=False)  # no residual
+    stop = threading.Event()
+
+    def drag() -> None:
+        rng = np.random.default_rng(0)
+        while not stop.is_set():
+            explorer.move_on_map(*rng.normal(size=2))
+
+    mover = threading.Thread(target=drag)
+    mover.start()
+    try:
+        for _ in range(200):
+            now = explorer.snapshot()
+            # z, parameters, values and the map position all belong to the same instant
+            np.testing.assert_allclose(now.params, explorer.codec.to_params(now.z), atol=1e-6)
+            assert [now.values[n] for n in explorer.names] == now.params.tolist()
+            assert np.allclose(now.position, explorer.map.project(now.z))
+    finally:
+        stop.set()
+        mover.join()
+    assert explorer.snapshot().semantic == tuple(explorer.semantic_values())

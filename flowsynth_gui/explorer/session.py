@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ from flowsynth_gui.presets.library import Preset, PresetFormatError, PresetLibra
 from flowsynth_gui.synth.params import init_patch
 from flowsynth_gui.synth.render import RENDER_SECONDS, check_note, render
 
-__all__ = ["Explorer", "PresetLike", "RESIDUAL_FADE", "residual_weight"]
+__all__ = ["Explorer", "ExplorerSnapshot", "PresetLike", "RESIDUAL_FADE", "residual_weight"]
 
 #: latent distance over which a loaded preset's residual fades out (prior units; the sliders
 #: span 6, a neighbour at radius 1 keeps half of it)
@@ -89,6 +90,21 @@ def _values_of(preset: Preset | H2pPreset) -> Mapping[str, float]:
 
 #: a preset as the explorer accepts it: parameters by name, or the model's vector
 PresetLike = Mapping[str, float] | np.ndarray | Sequence[float]
+
+
+@dataclass(frozen=True)
+class ExplorerSnapshot:
+    """The current sound as one consistent reading (:meth:`Explorer.snapshot`)."""
+
+    values: dict[str, float]  # every parameter by name
+    z: np.ndarray
+    params: np.ndarray  # the model's parameters, in its order
+    position: tuple[float, float]  # on the map's current axes
+    semantic: tuple[float, ...]
+    macros: tuple[float, ...]  # empty until the knobs are ranked
+    note: int
+    can_undo: bool
+    can_redo: bool
 
 
 class Explorer:
@@ -169,6 +185,22 @@ class Explorer:
         """Every parameter of the current sound by name: the model's ones, then the extras."""
         with self._lock:
             return {**dict(zip(self.names, self._params.tolist(), strict=True)), **self._extras}
+
+    def snapshot(self) -> ExplorerSnapshot:
+        """Everything a view of the current sound shows, read under one lock: consistent
+        while other threads move the sound (the publisher's one read per gesture step)."""
+        with self._lock:
+            z, params = self._z.copy(), self._params.copy()
+            values = {**dict(zip(self.names, params.tolist(), strict=True)), **self._extras}
+            current = self.history.current
+            dirty = current is not None and not np.array_equal(current.params, params)
+            can_undo, can_redo = self.history.can_undo or dirty, self.history.can_redo and not dirty
+        x, y = self.map.project(z)
+        return ExplorerSnapshot(
+            values, z, params, (float(x), float(y)),
+            tuple(float(z[s.dim]) for s in self.semantic_sliders()),
+            tuple(float(z[m.dim]) for m in (self._macros or [])), self._note, can_undo,
+            can_redo)
 
     def render(self, duration: float = RENDER_SECONDS) -> np.ndarray:
         """The current sound at the current note (mono float32, 22,050 Hz), for previews."""

@@ -151,6 +151,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self.state: SoundState | None = None
         self.map_snapshot: MapSnapshot | None = None
         self._seq = itertools.count(1)
+        self._name_lock = threading.RLock()  # _base and _edited, written from two lanes
         self._base, self._edited = "Init", False
         self._tags_by_name: dict[str, tuple[str, ...]] = {}
         self._preview: Rendered | None = None
@@ -344,37 +345,47 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     # --- publishing the current sound -------------------------------------------------------
 
     def _display_name(self) -> str:
-        return self._base + (EDITED if self._edited else "")
+        with self._name_lock:
+            return self._base + (EDITED if self._edited else "")
 
     def _set_name(self, label: str) -> None:
+        """The current sound's name (any lane: the state lane's gestures and the work lane's
+        matches both name it, so base and edited change together under one lock)."""
         if label in ("", "start"):
             label = "Init"
-        if label.endswith(EDITED):
-            self._base, self._edited = label[: -len(EDITED)], True
-        else:
-            self._base, self._edited = label, False
+        with self._name_lock:
+            if label.endswith(EDITED):
+                self._base, self._edited = label[: -len(EDITED)], True
+            else:
+                self._base, self._edited = label, False
+
+    def _mark_edited(self) -> None:
+        with self._name_lock:
+            self._edited = True
 
     def _publish(self, ex: Explorer, label: str, *, continuous: bool = False) -> None:
         """Worker: send the explorer's current sound to MIDI, the synth and the panels."""
         if ex is not self._explorer or self._closing:
             return
-        values = ex.preset()
-        semantic = tuple(ex.semantic_values())
-        tags = self._tags_by_name.get(self._base, ()) if not self._edited else ()
-        if self._edited or self._base not in self._tags_by_name:
+        now = ex.snapshot()
+        semantic = now.semantic
+        with self._name_lock:
+            base, edited, name = self._base, self._edited, self._display_name()
+        tags = self._tags_by_name.get(base, ()) if not edited else ()
+        previous = self.state
+        if continuous and previous is not None and (edited or base not in self._tags_by_name):
+            tags = previous.tags  # mid-gesture: the tags are suggested when it ends
+        elif edited or base not in self._tags_by_name:
             from flowsynth_gui.explorer.semantic import suggest_tags
 
             pairs = [(s.negative, s.positive) for s in self.model_info.sliders]
             tags = tuple(suggest_tags(pairs, semantic))
-        history = ex.history
-        current = history.current
-        dirty = current is not None and not np.array_equal(current.params, ex.params)
+        values = now.values
         state = SoundState(
-            seq=next(self._seq), name=self._display_name(), label=label, values=values,
-            z=ex.z, position=ex.map_position(), semantic=semantic,
-            macros=tuple(ex.macro_values()) if self._macros else (), note=ex.note, tags=tags,
-            continuous=continuous, can_undo=history.can_undo or dirty,
-            can_redo=history.can_redo and not dirty)
+            seq=next(self._seq), name=name, label=label, values=values, z=now.z,
+            position=now.position, semantic=semantic,
+            macros=now.macros if self._macros else (), note=now.note, tags=tags,
+            continuous=continuous, can_undo=now.can_undo, can_redo=now.can_redo)
         self.state = state
         self.midi.send_params(values, settled=not continuous)
         self.audio.set_params(values)
@@ -446,7 +457,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         """The map cursor is being dragged to ``(x, y)`` (latest position wins)."""
         def move(ex: Explorer) -> None:
             ex.move_on_map(x, y)
-            self._edited = True
+            self._mark_edited()
             self._publish(ex, "map", continuous=True)
         self._on_state_lane("moving on the map", move, key="cursor")
 
@@ -460,7 +471,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def set_semantic(self, index: int, value: float, final: bool = False) -> None:
         def move(ex: Explorer) -> None:
             ex.set_semantic(index, value, record=False)
-            self._edited = True
+            self._mark_edited()
             self._after_gesture(ex, self.model_info.sliders[index].label, final)
         self._on_state_lane("moving a semantic slider", move, key=f"semantic{index}")
 
@@ -471,7 +482,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
         def move(ex: Explorer) -> None:
             ex.set_macro(index, value, record=False)
-            self._edited = True
+            self._mark_edited()
             self._after_gesture(ex, self._macros[index].name, final)
         self._on_state_lane("turning a macro knob", move, key=f"macro{index}")
 
@@ -506,7 +517,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             # The cursor stays: the edit is kept as the residual f(z) does not say (f^-1 of
             # an imported preset can lie far outside the map).
             ex.load_preset(values, z=ex.z, record=False)
-            self._edited = True
+            self._mark_edited()
             self._after_gesture(ex, name, final)
         self._on_state_lane("editing a parameter", edit, key=f"param:{name}")
 
