@@ -143,3 +143,13 @@ def test_the_explorer_starts_on_a_plain_steady_saw() -> None:
     assert centroid.std() / centroid.mean() < 0.02  # no sweep
     assert explorer.preset()["OSC: Shape1"] == pytest.approx(2 / 3)  # the saw
     assert explorer.preset()["VCF1: Frequency"] == 1.0  # the filter open
+
+
+def test_checkpoints_holds_what_the_app_loads_and_nothing_else() -> None:
+    from flowsynth_gui.paths import CHECKPOINTS_DIR, DEFAULT_POSTERIOR
+
+    assert not list(CHECKPOINTS_DIR.glob("*.train.pt"))  # resume states stay with the runs
+    assert DEFAULT_POSTERIOR.is_file() and DEFAULT_POSTERIOR.stat().st_size <= 20 * 2 ** 20
+    files = {p.name for p in CHECKPOINTS_DIR.iterdir() if p.is_file()}
+    assert files == {"flowsynth_flow_dis_32.pt", "flowsynth_flow_dis_32.json",
+                     "flowsynth_posterior_32.pt", "flowsynth_posterior_32.json"}

@@ -92,11 +92,12 @@ class MatchOutcome:
 class EngineSettings:
     neighbours: int = 16  # index candidates
     posterior_samples: int = 4  # draws of the model's posterior (after the first answer)
-    # The parameter posterior: its most likely preset and draws for the first answer, more
-    # draws after it (per pitch hypothesis; the second gets half).
-    flow_first: int = 16
-    flow_more: int = 48
-    flow_mode_draws: int = 64  # the most likely preset: the densest of these, drawn cooler
+    # The parameter posterior: its most likely preset (first pitch hypothesis) and a few
+    # draws for the first answer, more draws after it (per hypothesis; the second gets half).
+    # Few at first: each draw is a render, and the first answer must come in ~150 ms.
+    flow_first: int = 8
+    flow_more: int = 56
+    flow_mode_draws: int = 16  # the most likely preset: the densest of these, drawn cooler
     flow_mode_temperature: float = 0.5
     library_neighbours: int = 4  # nearest of the user's library and imported presets
     previous: int = 2  # best candidates of the previous match carried over
@@ -357,7 +358,8 @@ class MatchEngine:
             if self.index is not None:
                 found += self._index_candidates(heard, note, s.neighbours >> rank)
             if self.posterior is not None:
-                found += self._flow_candidates(heard, note, s.flow_first >> rank, seed)
+                found += self._flow_candidates(heard, note, s.flow_first >> rank, seed,
+                                               mode=rank == 0)
         found += [MatchCandidate(c.params, np.nan, "previous", c.label, c.z, c.note)
                   for c in self._previous]
         pool = _Pool()
@@ -386,7 +388,7 @@ class MatchEngine:
             found.append(self.posterior.propose(query, s.flow_mode_draws, seed,
                                                 s.flow_mode_temperature)[0][0])
         if count > 0:
-            found += list(self.posterior.propose(query, count, seed + 7919)[0])
+            found += list(self.posterior.propose(query, count, seed + 7919, ranked=False)[0])
         return [MatchCandidate(v, np.nan, "param_posterior",
                                "most likely" if mode and i == 0 else "", note=note)
                 for i, v in enumerate(found)]

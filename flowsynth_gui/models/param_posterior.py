@@ -158,18 +158,21 @@ class ParameterPosterior(nn.Module):
         return -(self.flow(self._condition(embeddings)).log_prob(u) + jacobian).mean()
 
     def sample(self, embedding: torch.Tensor, count: int, temperature: float = 1.0,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``count`` draws for one embedding ``(C,)``: values ``(count, P)`` and their
-        log-densities, most likely first. ``temperature`` < 1 draws nearer the modes. Uses
-        torch's global generator (seed it)."""
+               ranked: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``count`` draws for one embedding ``(C,)``: values ``(count, P)`` and, when
+        ``ranked``, their log-densities with the most likely first (that costs a second pass
+        through the flow). ``temperature`` < 1 draws nearer the modes. Uses torch's global
+        generator (seed it)."""
         distribution = self.flow(self._condition(embedding))
         u = distribution.transform.inv(distribution.base.sample((count,)) * temperature)
-        log_density = distribution.log_prob(u)
         live = torch.sigmoid(u * self.logit_scale + self.logit_mean)
         eps = self.config.logit_eps  # within eps of a bound is the bound (e.g. a silent osc)
         live = torch.where(live < 2 * eps, 0.0, torch.where(live > 1 - 2 * eps, 1.0, live))
         values = self.frozen_values.expand(count, -1).clone()
         values[:, self.live_rows] = live
+        if not ranked:
+            return values, None
+        log_density = distribution.log_prob(u)
         order = torch.argsort(log_density, descending=True)
         return values[order], log_density[order]
 
@@ -186,14 +189,17 @@ class LoadedPosterior:
     training: dict[str, Any]
 
     def propose(self, embedding: np.ndarray, count: int, seed: int = 0,
-                temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` presets for one sound embedding, most likely first: values
-        ``(count, P)`` float64 in [0, 1] and their log-densities; reproducible per seed."""
+                temperature: float = 1.0, ranked: bool = True,
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``count`` presets for one sound embedding: values ``(count, P)`` float64 in [0, 1]
+        and, when ``ranked``, their log-densities, most likely first (else None, in drawing
+        order, at half the cost); reproducible per seed."""
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(int(seed))
             e = torch.as_tensor(np.asarray(embedding, dtype=np.float32).ravel())
-            values, log_density = self.model.sample(e, max(1, int(count)), temperature)
-        return values.double().numpy(), log_density.double().numpy()
+            values, log_density = self.model.sample(e, max(1, int(count)), temperature, ranked)
+        return values.double().numpy(), (None if log_density is None
+                                          else log_density.double().numpy())
 
 
 def save_posterior(path: str | os.PathLike[str], model: ParameterPosterior,

@@ -50,6 +50,8 @@ class PosteriorSettings:
     hidden: int = 256
     hidden_layers: int = 2
     bins: int = 8
+    dequantise: float = 0.0  # std of the training noise on the standardised-logit scale
+    logit_eps: float = 1e-3
     epochs: int = 30
     batch_size: int = 512
     learning_rate: float = 1e-3
@@ -79,7 +81,8 @@ class PosteriorSettings:
     def model_config(self, n_params: int, context: int, frozen: tuple[int, ...] = (),
                      ) -> PosteriorConfig:
         return PosteriorConfig(n_params, context, self.transforms, self.hidden,
-                               self.hidden_layers, self.bins, frozen=frozen, seed=self.seed)
+                               self.hidden_layers, self.bins, logit_eps=self.logit_eps,
+                               dequantise=self.dequantise, frozen=frozen, seed=self.seed)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""The dependency direction: the GUI-free core never imports Qt or the GUI package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "flowsynth_gui"
+GUI_ONLY = ("PySide6", "pyqtgraph", "flowsynth_gui.gui", "flowsynth_gui.app")
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_the_core_never_imports_the_gui() -> None:
+    core = [p for p in PACKAGE.rglob("*.py")
+            if "gui" not in p.relative_to(PACKAGE).parts[:1] and p.name != "app.py"]
+    assert len(core) > 50  # the walk found the package
+    offenders = {str(p.relative_to(PACKAGE)): sorted(m for m in _imports(p)
+                                                     if m.startswith(GUI_ONLY))
+                 for p in core}
+    assert {k: v for k, v in offenders.items() if v} == {}
