@@ -92,13 +92,11 @@ class MatchOutcome:
 class EngineSettings:
     neighbours: int = 16  # index candidates
     posterior_samples: int = 4  # draws of the model's posterior (after the first answer)
-    # The parameter posterior: its most likely preset (first pitch hypothesis) and a few
-    # draws for the first answer, more draws after it (per hypothesis; the second gets half).
-    # Few at first: each draw is a render, and the first answer must come in ~150 ms.
+    # The parameter posterior: for the first answer one ranked batch of draws for the input's
+    # own pitch (the densest is "most likely"), more draws after it for both pitches (the
+    # second gets half). One call at first: each costs ~80 ms beside the render threads.
     flow_first: int = 8
     flow_more: int = 56
-    flow_mode_draws: int = 16  # the most likely preset: the densest of these, drawn cooler
-    flow_mode_temperature: float = 0.5
     library_neighbours: int = 4  # nearest of the user's library and imported presets
     previous: int = 2  # best candidates of the previous match carried over
     top: int = 5
@@ -259,7 +257,7 @@ class MatchEngine:
         if self.posterior is not None and not stop_requested(should_stop):
             more = [c for rank, (note, heard) in enumerate(self._hypotheses(target))
                     for c in self._flow_candidates(heard, note, self.settings.flow_more >> rank,
-                                                   seed + 1, mode=False)]
+                                                   seed + 1)]
             if more:
                 for c in self._score(more, target):
                     pool.add(c)
@@ -357,9 +355,8 @@ class MatchEngine:
             found += self._model_candidates(heard, note)
             if self.index is not None:
                 found += self._index_candidates(heard, note, s.neighbours >> rank)
-            if self.posterior is not None:
-                found += self._flow_candidates(heard, note, s.flow_first >> rank, seed,
-                                               mode=rank == 0)
+            if self.posterior is not None and rank == 0:
+                found += self._flow_candidates(heard, note, s.flow_first, seed, ranked=True)
         found += [MatchCandidate(c.params, np.nan, "previous", c.label, c.z, c.note)
                   for c in self._previous]
         pool = _Pool()
@@ -377,21 +374,17 @@ class MatchEngine:
                                note=note)]
 
     def _flow_candidates(self, heard: np.ndarray, note: int, count: int, seed: int,
-                         mode: bool = True) -> list[MatchCandidate]:
-        """Draws of the parameter posterior for the sound, and (``mode``) its most likely
-        preset: the densest of a cooler batch of draws (sampling only, nothing rendered)."""
+                         ranked: bool = False) -> list[MatchCandidate]:
+        """``count`` draws of the parameter posterior for the sound; ``ranked``: densest
+        first, labelled "most likely" (sampling only, nothing rendered to choose it)."""
         assert self.posterior is not None
-        query = self._embed(heard)
-        found: list[np.ndarray] = []
-        if mode:
-            s = self.settings
-            found.append(self.posterior.propose(query, s.flow_mode_draws, seed,
-                                                s.flow_mode_temperature)[0][0])
-        if count > 0:
-            found += list(self.posterior.propose(query, count, seed + 7919, ranked=False)[0])
+        if count < 1:
+            return []
+        values, _ = self.posterior.propose(self._embed(heard), count, seed + 7919,
+                                           ranked=ranked)
         return [MatchCandidate(v, np.nan, "param_posterior",
-                               "most likely" if mode and i == 0 else "", note=note)
-                for i, v in enumerate(found)]
+                               "most likely" if ranked and i == 0 else "", note=note)
+                for i, v in enumerate(values)]
 
     def _embed(self, heard: np.ndarray) -> np.ndarray:
         """The index embedding of the audio the sources hear (memoised for the last one:
