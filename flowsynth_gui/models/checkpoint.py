@@ -53,6 +53,7 @@ __all__ = [
     "LoadedCheckpoint",
     "checkpoint_paths",
     "file_digest",
+    "read_sidecar_json",
     "read_weights",
     "load_checkpoint",
     "read_checkpoint_metadata",
@@ -266,18 +267,24 @@ def read_weights(path: Path, entry: dict[str, Any]) -> dict[str, torch.Tensor]:
     return state
 
 
-def _read_sidecar(path: Path) -> dict[str, Any]:
+def read_sidecar_json(path: Path, format_name: str, what: str) -> dict[str, Any]:
+    """A sidecar's JSON object, refused unless its ``format`` is ``format_name``."""
     if not path.is_file():
-        raise CheckpointError(f"{path}: sidecar missing; a checkpoint is a weights file plus "
+        raise CheckpointError(f"{path}: sidecar missing; a {what} is a weights file plus "
                               "its JSON sidecar with the same name")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: not a readable JSON sidecar ({err})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+    if not isinstance(data, dict) or data.get("format") != format_name:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{path}: not a FlowSynth model checkpoint (format {found!r}, "
-                              f"expected {FORMAT_NAME!r})")
+        raise CheckpointError(f"{path}: not a FlowSynth {what} (format {found!r}, "
+                              f"expected {format_name!r})")
+    return data
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    data = read_sidecar_json(path, FORMAT_NAME, "model checkpoint")
     version = data.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{path}: invalid format_version {version!r}")

@@ -40,6 +40,7 @@ from flowsynth_gui.models.checkpoint import (
     CheckpointError,
     checkpoint_paths,
     file_digest,
+    read_sidecar_json,
     read_weights,
 )
 from flowsynth_gui.synth import params as synth_params
@@ -256,16 +257,7 @@ def load_posterior(path: str | os.PathLike[str], param_names: tuple[str, ...] | 
 
 
 def _read_posterior_sidecar(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: sidecar missing; a posterior is a weights file plus "
-                              "its JSON sidecar with the same name")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: not a readable JSON sidecar ({err})") from None
-    if not isinstance(data, dict) or data.get("format") != POSTERIOR_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{path}: not a FlowSynth parameter posterior (format {found!r})")
+    data = read_sidecar_json(path, POSTERIOR_FORMAT, "parameter posterior")
     if data.get("format_version") != POSTERIOR_FORMAT_VERSION:
         raise CheckpointError(f"{path}: posterior format {data.get('format_version')!r}, this "
                               f"FlowSynth reads {POSTERIOR_FORMAT_VERSION}")
