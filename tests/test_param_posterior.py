@@ -193,3 +193,14 @@ def test_canonical_presets_sound_exactly_like_the_originals() -> None:
     names64 = param_set(64)
     full = rng.uniform(0.2, 1, (3, 64))
     assert not inert_mask(full, names64)[:, names64.index("OSC: Tune2")].any()
+
+
+def test_the_trainer_can_keep_the_presets_as_they_are(tiny_index: Path) -> None:
+    from flowsynth_gui.training.posterior_trainer import PosteriorSettings, _split
+
+    index = load_index(tiny_index)
+    fm = NAMES.index("OSC: FM")
+    raw = _split(index, PosteriorSettings(valid_sounds=20, canonical=False))[0][0]
+    made = _split(index, PosteriorSettings(valid_sounds=20))[0][0]
+    assert len(set(raw[:, fm].tolist())) > 1  # the inaudible FM as sampled
+    assert len(set(made[:, fm].tolist())) == 1  # canonical: at its default

@@ -13,8 +13,9 @@ one per parameter: 64 candidates in a few milliseconds. :meth:`ParameterPosterio
 is the density over ``[0, 1]^P`` itself (the logit and the standardisation are counted in the
 Jacobian), so test log-likelihoods compare across models.
 
-Trained on canonical presets (:func:`~flowsynth_gui.synth.symmetry.canonical`): knobs that
-cannot be heard are at their defaults, so the flow spends nothing on them.
+It can be trained on canonical presets (:func:`~flowsynth_gui.synth.symmetry.canonical`:
+inaudible knobs at their defaults, the never-heard ones frozen, not modelled); the shipped one
+is not, which measured better (``docs/RESULTS.md``).
 
 Checkpoints are a weights file (``torch.load(weights_only=True)``) and a JSON sidecar with the
 config, the parameter names, the synth version and the fingerprint of the embedding (index

@@ -2,7 +2,8 @@
 
 The index already holds what the flow learns from: 200,000 presets and the embedding of their
 sound, so training needs no rendering and sees ten times the sounds the auto-encoders do. The
-presets are made canonical first (:func:`~flowsynth_gui.synth.symmetry.canonical`). The last
+presets can be made canonical first (:func:`~flowsynth_gui.synth.symmetry.canonical`,
+``canonical = true``). The last
 ``valid_sounds`` of the index are held out; the best epoch by their log-likelihood is kept.
 
 Like the other trainer: a time budget (no epoch that would end past it starts), resume from
@@ -52,6 +53,7 @@ class PosteriorSettings:
     bins: int = 8
     dequantise: float = 0.0  # std of the training noise on the standardised-logit scale
     logit_eps: float = 1e-3
+    canonical: bool = True  # inaudible knobs at their defaults (and the never-heard frozen)
     epochs: int = 30
     batch_size: int = 512
     learning_rate: float = 1e-3
@@ -111,7 +113,10 @@ def _split(index: SoundIndex, settings: PosteriorSettings
     held = min(settings.valid_sounds, n // 5)
     if n - held < 1 or held < 1:
         raise TrainingError(f"the index has {n} sounds: too few to train and validate on")
-    values = canonical(index.params(np.arange(n)), index.names).astype(np.float32)
+    values = index.params(np.arange(n))
+    if settings.canonical:
+        values = canonical(values, index.names)
+    values = values.astype(np.float32)
     embedding = index.embedding.astype(np.float32)
     train_end = n - held
     if settings.max_train_sounds:
