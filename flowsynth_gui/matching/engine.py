@@ -94,7 +94,7 @@ class EngineSettings:
     posterior_samples: int = 4  # draws of the model's posterior (after the first answer)
     # The parameter posterior: for the first answer one ranked batch of draws for the input's
     # own pitch (the densest is "most likely"), more draws after it for both pitches (the
-    # second gets half). One call at first: each costs ~80 ms beside the render threads.
+    # second gets half). One call at first: each draw is a render the first answer waits for.
     flow_first: int = 8
     flow_more: int = 56
     library_neighbours: int = 4  # nearest of the user's library and imported presets
@@ -254,14 +254,6 @@ class MatchEngine:
         a quarter of its time."""
         if self._score_posterior(pool, target, seed, report, should_stop):
             return True
-        if self.posterior is not None and not stop_requested(should_stop):
-            more = [c for rank, (note, heard) in enumerate(self._hypotheses(target))
-                    for c in self._flow_candidates(heard, note, self.settings.flow_more >> rank,
-                                                   seed + 1)]
-            if more:
-                for c in self._score(more, target):
-                    pool.add(c)
-                report("polish")
         share = self.settings.deepen_share if self.index is not None else 0.0
         if share > 0 and self._deepen(pool, target, started + share * (deadline - started),
                                       report, should_stop):
@@ -272,16 +264,18 @@ class MatchEngine:
                          report: Callable[[str], None], should_stop: StopFlag) -> bool:
         if stop_requested(should_stop):
             return True
+        """Draws of the model's posterior and of the parameter posterior, scored together."""
         samples = self.settings.posterior_samples
-        if self.matcher is None or not samples:
-            return False
         found: list[MatchCandidate] = []
         for rank, (note, heard) in enumerate(self._hypotheses(target)):
-            draws = self.matcher.sample_posterior(heard, samples if rank == 0 else samples // 2,
-                                                  seed)
+            draws = (self.matcher.sample_posterior(heard, samples >> rank, seed)
+                     if self.matcher is not None and samples else None)
             if draws is not None:
                 found += [MatchCandidate(v, np.nan, "posterior", z=zi, note=note)
                           for zi, v in zip(*draws, strict=True)]
+            if self.posterior is not None:
+                found += self._flow_candidates(heard, note, self.settings.flow_more >> rank,
+                                               seed + 1)
         if found:
             for c in self._score(found, target):
                 pool.add(c)

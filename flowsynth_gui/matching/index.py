@@ -37,6 +37,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -248,7 +249,7 @@ class SoundIndex:
     def __len__(self) -> int:
         return len(self._codes)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """The embedding's identity (settings and basis): a model conditioned on this
         index's embedding (the parameter posterior) records it and is refused by another."""
