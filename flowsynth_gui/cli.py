@@ -73,6 +73,24 @@ def _cmd_index_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_index_shapes(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from flowsynth_gui.matching.index import SoundIndexError, load_index
+    from flowsynth_gui.matching.shape_index import build_shapes
+
+    try:
+        rows = min(args.rows, len(load_index(args.index)))
+        with tqdm(total=rows, unit="sound", desc=f"shapes {args.index}", smoothing=0.1) as bar:
+            build_shapes(args.index, rows, args.workers, bar.update)
+    except SoundIndexError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"shapes complete: the first {rows} sounds of {args.index}; imitate with "
+          f"`flowsynth match VOICE.wav --imitation --index {args.index} --out preset.json`")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from flowsynth_gui.training.config import load_train_config
 
@@ -169,16 +187,13 @@ def _match_outputs(inputs: list[Path], out: Path, kind: str | None) -> list[Path
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
-    import json
-
     from flowsynth_gui.features.audio_io import AudioFileError
-    from flowsynth_gui.fileio import atomic_write_text
-    from flowsynth_gui.inference.analysis import load_target
+    from flowsynth_gui.inference.analysis import load_imitation, load_target
     from flowsynth_gui.inference.match import Matcher
     from flowsynth_gui.matching import MatchEngine, open_index, open_posterior
+    from flowsynth_gui.matching.imitation import Imitator
+    from flowsynth_gui.matching.shape_index import load_shapes
     from flowsynth_gui.models import load_checkpoint
-    from flowsynth_gui.presets.h2p_writer import write_h2p
-    from flowsynth_gui.presets.library import Preset
 
     missing = [str(p) for p in args.audio if not p.is_file()]
     if missing:
@@ -191,41 +206,63 @@ def _cmd_match(args: argparse.Namespace) -> int:
     if warning:
         print(f"note: {warning}")
     posterior, warning = open_posterior(args.posterior, matcher.names, index)
-    if warning and (args.posterior is not None or index is not None):
+    if warning and (args.posterior is not None or index is not None) and not args.imitation:
         print(f"note: {warning}")
     engine = MatchEngine(matcher.names, matcher=matcher, index=index, posterior=posterior)
+    imitator = None
+    if args.imitation:
+        shapes, warning = load_shapes(index) if index is not None else (None, None)
+        if warning:
+            print(f"note: {warning}")
+        imitator = Imitator(engine, shapes)
     failures = 0
     for path, out in zip(args.audio, outputs, strict=True):
         try:
-            outcome = engine.match(load_target(path), budget=args.budget, top=args.top)
+            if imitator is not None:
+                outcome = imitator.imitate(load_imitation(path), budget=args.budget,
+                                           top=args.top)
+                measure, key = "shape distance", "shape_distance"
+            else:
+                outcome = engine.match(load_target(path), budget=args.budget, top=args.top)
+                measure, key = "SC", "spectral_convergence"
         except AudioFileError as err:
             print(f"{path}: cannot match: {err}", file=sys.stderr)
             failures += 1
             continue
         best = outcome.best
-        values = dict(zip(engine.names, best.params.tolist(), strict=True))
-        description = (f"Matched by FlowSynth from {path.name} at MIDI note "
-                       f"{best.note} (SC {best.distance:.3f}, {best.source_name})")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".h2p":
-            written = write_h2p(out, values, author="FlowSynth", description=description)
-        else:
-            latent = None if best.z is None else [float(x) for x in best.z]
-            data = Preset(name=out.stem, parameters=values, latent=latent, author="FlowSynth",
-                          description=description).to_dict()
-            data.update(note=best.note, spectral_convergence=best.distance,
-                        source=best.source)
-            atomic_write_text(out, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-            written = out
+        written = _write_match(out, engine.names, best, key, (
+            f"Matched by FlowSynth from {path.name} at MIDI note {best.note} "
+            f"({measure} {best.distance:.3f}, {best.source_name})"))
         for note in outcome.target.notes:
             print(f"  {note}")
-        print(f"{path.name}: note {best.note}, SC {best.distance:.3f} (0 is "
+        print(f"{path.name}: note {best.note}, {measure} {best.distance:.3f} (0 is "
               f"identical) from the {best.source_name}, {outcome.renders} renders in "
               f"{outcome.seconds:.2f} s -> {written}")
         for rank, c in enumerate(outcome.candidates[1:], start=2):
-            print(f"    #{rank}: SC {c.distance:.3f} ({c.source_name})")
+            print(f"    #{rank}: {measure} {c.distance:.3f} ({c.source_name})")
     engine.close()
     return 1 if failures else 0
+
+
+def _write_match(out: Path, names: tuple[str, ...], best: Any, key: str,
+                 description: str) -> Path:
+    """The best candidate as a preset file (.h2p, or JSON with its note and distance)."""
+    import json
+
+    from flowsynth_gui.fileio import atomic_write_text
+    from flowsynth_gui.presets.h2p_writer import write_h2p
+    from flowsynth_gui.presets.library import Preset
+
+    values = dict(zip(names, best.params.tolist(), strict=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".h2p":
+        return write_h2p(out, values, author="FlowSynth", description=description)
+    latent = None if best.z is None else [float(x) for x in best.z]
+    data = Preset(name=out.stem, parameters=values, latent=latent, author="FlowSynth",
+                  description=description).to_dict()
+    data.update({"note": best.note, key: best.distance, "source": best.source})
+    atomic_write_text(out, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return out
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -328,6 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     index_build.add_argument("--workers", type=int, default=None,
                              help="processes (default: cores)")
     index_build.set_defaults(run=_cmd_index_build)
+    index_shapes = index_sub.add_parser("shapes", help=(
+        "describe the shapes (loudness, pitch, brightness contours) of an index's first sounds, "
+        "which imitation matching searches (resumable)"))
+    index_shapes.add_argument("index", type=Path, help="index folder")
+    index_shapes.add_argument("--rows", type=int, default=40000,
+                              help="how many of its sounds (default 40000)")
+    index_shapes.add_argument("--workers", type=int, default=None,
+                              help="processes (default: cores)")
+    index_shapes.set_defaults(run=_cmd_index_shapes)
 
     training = sub.add_parser("train", help="train a model on a dataset folder")
     training.add_argument("--model", required=True, choices=(*KINDS, POSTERIOR_KIND),
@@ -387,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     matching.add_argument("--posterior", type=Path, default=None,
                           help="parameter posterior checkpoint, trained on that index "
                                "(default: the shipped one)")
+    matching.add_argument("--imitation", action="store_true", help=(
+        "the inputs imitate a sound (a voice, a hum, a tapped rhythm): match the shape of its "
+        "loudness, pitch and brightness, not its spectrum (needs `flowsynth index shapes`)"))
     matching.set_defaults(run=_cmd_match)
 
     evaluation = sub.add_parser("evaluate", help="Table 1: score models on test splits")

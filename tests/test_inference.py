@@ -11,8 +11,8 @@ import pytest
 
 from flowsynth_gui.features.audio_io import SilentAudioError, write_wav
 from flowsynth_gui.features.mel import FeatureNormaliser
+from flowsynth_gui.features.pitch import estimate_pitch
 from flowsynth_gui.inference.match import Matcher
-from flowsynth_gui.inference.pitch import estimate_pitch
 from flowsynth_gui.models import CheckpointMetadata, build_model, load_checkpoint, save_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
 from flowsynth_gui.synth import param_set, render
@@ -62,9 +62,12 @@ def test_match_refuses_silent_and_short_audio_and_takes_loud_audio(
     with pytest.raises(SilentAudioError):
         matcher.match_audio(np.zeros(SR, np.float32), SR)
     blip = np.zeros(SR, np.float32)
-    blip[:1000] = 0.5 * np.sin(np.arange(1000) * 0.1)
-    with pytest.raises(SilentAudioError, match="0.25"):
+    blip[:600] = 0.5 * np.sin(np.arange(600) * 0.1)  # 27 ms: a click
+    with pytest.raises(SilentAudioError, match="0.05 s"):
         matcher.match_audio(blip, SR)
+    stab = np.zeros(SR, np.float32)
+    stab[:2600] = 0.5 * np.sin(np.arange(2600) * 0.1)  # 0.12 s: a short sound, matched
+    assert matcher.match_audio(stab, SR).spectral_convergence > 0
     # A full-scale square is loud, not broken: matched, and the user is told.
     square = matcher.match_audio(np.sign(np.sin(np.arange(SR) * 0.05)).astype(np.float32), SR)
     assert any("full scale" in note for note in square.notes)

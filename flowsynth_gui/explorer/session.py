@@ -51,7 +51,7 @@ from flowsynth_gui.explorer.neighbourhood import (
 from flowsynth_gui.explorer.preset_map import PresetMap
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
 from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
-from flowsynth_gui.inference.analysis import MatchTarget, analyse_audio
+from flowsynth_gui.inference.analysis import ImitationTarget, MatchTarget, analyse_audio
 from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher
 from flowsynth_gui.matching.engine import (
     DEFAULT_BUDGET,
@@ -60,7 +60,9 @@ from flowsynth_gui.matching.engine import (
     MatchOutcome,
     MatchProgress,
 )
+from flowsynth_gui.matching.imitation import ImitationOutcome, ImitationProgress, Imitator
 from flowsynth_gui.matching.index import SoundIndex
+from flowsynth_gui.matching.shape_distance import ShapeQuery, ShapeTable
 from flowsynth_gui.models import LoadedCheckpoint, load_checkpoint
 from flowsynth_gui.models.param_posterior import LoadedPosterior
 from flowsynth_gui.presets.h2p import H2pPreset
@@ -114,7 +116,8 @@ class Explorer:
                  history_depth: int = 200, macro_settings: MacroSettings | None = None,
                  macro_cache: MacroCache | None = None, workers: int | None = None,
                  index: SoundIndex | None = None,
-                 posterior: LoadedPosterior | None = None) -> None:
+                 posterior: LoadedPosterior | None = None,
+                 shapes: ShapeTable | None = None) -> None:
         model = checkpoint.model
         if not (model.has_decoder or model.invertible):
             raise ValueError(f"a {model.config.kind!r} model maps audio straight to parameters "
@@ -130,6 +133,7 @@ class Explorer:
         self._matcher = Matcher(checkpoint)
         self.engine = MatchEngine(self.codec.names, matcher=self._matcher, index=index,
                                   workers=workers, posterior=posterior)
+        self.imitator = Imitator(self.engine, shapes)
         self._lock = threading.RLock()
         self._note = int(note)
         self._z = np.zeros(self.codec.latent_dim)
@@ -140,6 +144,8 @@ class Explorer:
         self._extras: dict[str, float] = {}
         self._macros: list[Macro] | None = None
         self._last_match: MatchOutcome | None = None
+        self._imitation: ImitationOutcome | None = None
+        self._queries: list[ShapeQuery] = []  # the imitation's queries before each feedback
         self._start_at_init()
 
     def _start_at_init(self) -> None:
@@ -403,8 +409,9 @@ class Explorer:
         with self._lock:
             self.map.add(points)
         if source != "sketch":  # the user's presets are candidates of every match
-            self.engine.set_presets(source, [(p.name, model_vector(_values_of(p), self.names))
-                                             for p in presets])
+            entries = [(p.name, model_vector(_values_of(p), self.names)) for p in presets]
+            self.engine.set_presets(source, entries)
+            self.imitator.set_presets(source, entries)
         return len(points)
 
     def add_library_to_map(self, library: PresetLibrary) -> tuple[int, list[str]]:
@@ -502,6 +509,76 @@ class Explorer:
         """The last match's outcome (after :meth:`match_again`, the longer search's)."""
         return self._last_match
 
+    # --- imitation ---------------------------------------------------------------------------
+
+    def imitate(self, target: ImitationTarget, *, budget: float = 0.0,
+                progress: Callable[[ImitationProgress], None] | None = None,
+                should_stop: StopFlag = None) -> ImitationOutcome:
+        """Presets whose shape follows an imitation (``matching.imitation``); the best
+        becomes current. A new imitation starts without feedback."""
+        outcome = self.imitator.imitate(target, budget=budget, progress=progress,
+                                        should_stop=should_stop)
+        with self._lock:
+            self._imitation, self._queries = outcome, []
+            self._adopt_shape_match(outcome.best, "imitation")
+        return outcome
+
+    def imitate_again(self, *, budget: float = DEFAULT_BUDGET, query: ShapeQuery | None = None,
+                      progress: Callable[[ImitationProgress], None] | None = None,
+                      should_stop: StopFlag = None) -> ImitationOutcome:
+        """Search on for the last imitation (with ``query``: a changed question), ranking what
+        it rendered again. The state is not changed. ValueError before any imitation."""
+        last = self._imitation
+        if last is None:
+            raise ValueError("imitate again needs an imitation: call imitate() first")
+        outcome = self.imitator.imitate(last.target, query=query or last.query, again=last,
+                                        budget=budget, progress=progress,
+                                        should_stop=should_stop)
+        self._imitation = outcome
+        return outcome
+
+    def imitation_feedback(self, closer: Sequence[int], further: Sequence[int], *,
+                           budget: float = 0.0) -> ImitationOutcome:
+        """The user marked candidates (rows of the last imitation's list) closer / further:
+        the query moves and the search runs again (undo with :meth:`undo_feedback`)."""
+        last = self._imitation
+        if last is None:
+            raise ValueError("feedback needs an imitation: call imitate() first")
+        query = self.imitator.feedback(last, closer, further)
+        self._queries.append(last.query)
+        return self.imitate_again(budget=budget, query=query)
+
+    def undo_feedback(self, *, budget: float = 0.0) -> ImitationOutcome:
+        if not self._queries:
+            raise ValueError("no feedback to undo")
+        return self.imitate_again(budget=budget, query=self._queries.pop())
+
+    def clear_feedback(self, *, budget: float = 0.0) -> ImitationOutcome:
+        """Back to the imitation's own shape and the default weights."""
+        last = self._imitation
+        if last is None:
+            raise ValueError("no imitation to clear the feedback of")
+        self._queries.clear()
+        return self.imitate_again(budget=budget, query=ShapeQuery.of(last.target.shape))
+
+    @property
+    def last_imitation(self) -> ImitationOutcome | None:
+        return self._imitation
+
+    @property
+    def feedback_depth(self) -> int:
+        """Feedback rounds that :meth:`undo_feedback` can take back."""
+        return len(self._queries)
+
+    def _adopt_shape_match(self, candidate: MatchCandidate, label: str | None) -> None:
+        """An imitation candidate becomes current (under the lock), placed where the model
+        hears the preset itself: the imitation's own latent is a voice's."""
+        if candidate.z is None:
+            z = self.codec.encode_presets(candidate.params[None], self.workers)[0]
+            candidate = MatchCandidate(candidate.params, candidate.distance, candidate.source,
+                                       candidate.label, z, candidate.note)
+        self._adopt(candidate, label)
+
     def match_latent(self) -> np.ndarray | None:
         """Where the model hears the last matched sound (the model's encoding of it)."""
         last = self._last_match
@@ -539,7 +616,12 @@ class Explorer:
         """Make a match or refinement candidate (or a neighbour) the current sound."""
         if isinstance(candidate, MatchCandidate):
             with self._lock:
-                self._adopt(candidate, label)
+                imitation = self._imitation
+                if imitation is not None and any(c is candidate
+                                                 for c in imitation.candidates):
+                    self._adopt_shape_match(candidate, label)
+                else:
+                    self._adopt(candidate, label)
         else:
             self.load_preset(candidate.params, z=candidate.z, label=label)
         return self.preset()

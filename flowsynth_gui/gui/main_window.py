@@ -178,6 +178,13 @@ class MainWindow(QMainWindow):
         self.sound.play_requested.connect(s.play_preview)
         self.sound.play_target_requested.connect(s.play_target)
         self.matching.file_chosen.connect(s.match_file)
+        self.matching.imitation_file_chosen.connect(lambda path: s.match_file(path, True))
+        self.matching.imitation_toggled.connect(
+            lambda on: s.settings.set("match/imitate_recordings", on))
+        self.matching.imitation.setChecked(bool(s.settings.get("match/imitate_recordings")))
+        self.matching.feedback_given.connect(s.give_feedback)
+        self.matching.feedback_undone.connect(s.undo_feedback)
+        self.matching.feedback_cleared.connect(s.clear_feedback)
         self.matching.arm_toggled.connect(lambda on: s.audio.arm() if on else s.audio.disarm())
         self.matching.record_toggled.connect(lambda on: s.audio.record() if on
                                              else s.audio.stop())

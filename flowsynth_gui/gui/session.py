@@ -277,6 +277,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def _load_model_now(self, path: str, first: bool) -> None:
         from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
         from flowsynth_gui.matching import open_index, open_posterior
+        from flowsynth_gui.matching.shape_index import load_shapes
         from flowsynth_gui.models import CheckpointError, load_checkpoint
 
         self._busy("loading the model", True)
@@ -287,11 +288,12 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             index, index_note = open_index(self.options.index_path, names)
             posterior, posterior_note = open_posterior(self.options.posterior_path, names,
                                                        index)
+            shapes, shapes_note = load_shapes(index) if index is not None else (None, None)
             explorer = Explorer(checkpoint,
                                 macro_settings=self.options.macro_settings or MacroSettings(),
                                 macro_cache=MacroCache(self._cache_folder()),
                                 workers=self.options.render_workers, index=index,
-                                posterior=posterior)
+                                posterior=posterior, shapes=shapes)
         except (CheckpointError, ValueError, OSError) as err:
             self._model_failed(path, err, first)
             return
@@ -310,6 +312,9 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         for note in (index_note, posterior_note if index is not None else None):
             if note:
                 self.post("info", f"Sound matching: {note}")
+        if shapes_note:
+            self.post("info", f"Imitation: {shapes_note}")
+        explorer.imitator.warm_up()  # compiled kernels loaded now, not at the first imitation
         self._clear_overlays()
         self._publish(explorer, "model")
         self._build_map(explorer)

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "export/folder": "",
     # explorer tools
     "match/budget_seconds": 2.0,  # how long a match searches (and "Search longer" adds)
+    "match/imitate_recordings": True,  # a recording is matched by its shape (an imitation)
     "neighbours/count": 8,
     "neighbours/radius": 0.8,
     "interpolation/steps": 9,

@@ -184,7 +184,7 @@ class Rendered:
 @dataclass(frozen=True)
 class CandidateInfo:
     label: str
-    distance: float  # spectral convergence to the target (lower is closer)
+    distance: float  # SC (or, for an imitation, shape distance) to the target: lower is closer
     source: str = ""  # where it came from: "sound index", "model's answer", "polished", ...
 
 
@@ -199,6 +199,12 @@ class MatchReport:
     refined: bool = False  # the search is over (its budget spent, or cancelled)
     cancelled: bool = False
     searching: bool = False  # a live update: the search goes on
+    imitation: bool = False  # matched by shape (an imitation), not by spectrum
+    feedback_rounds: int = 0  # closer / further marks that can be undone
+
+    @property
+    def measure(self) -> str:
+        return "shape distance" if self.imitation else "spectral distance"
 
 
 @dataclass(frozen=True)

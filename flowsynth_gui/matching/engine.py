@@ -291,7 +291,7 @@ class MatchEngine:
         seen = pool.index_seen
         queue: list[MatchCandidate] = []
         for note, heard in self._hypotheses(target):
-            rows, _ = self.index.nearest(self._embed(heard), _DEEPEST)
+            rows, _ = self.index.nearest(self.embed(heard), _DEEPEST)
             queue.append([MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
                           for r, v in zip(rows, self.index.params(rows), strict=True)
                           if (note, f"index #{r}") not in seen])
@@ -374,13 +374,13 @@ class MatchEngine:
         assert self.posterior is not None
         if count < 1:
             return []
-        values, _ = self.posterior.propose(self._embed(heard), count, seed + 7919,
+        values, _ = self.posterior.propose(self.embed(heard), count, seed + 7919,
                                            ranked=ranked)
         return [MatchCandidate(v, np.nan, "param_posterior",
                                "most likely" if ranked and i == 0 else "", note=note)
                 for i, v in enumerate(values)]
 
-    def _embed(self, heard: np.ndarray) -> np.ndarray:
+    def embed(self, heard: np.ndarray) -> np.ndarray:
         """The index embedding of the audio the sources hear (memoised for the last one:
         the index, the library and the posterior all ask for it)."""
         assert self.index is not None
@@ -391,7 +391,7 @@ class MatchEngine:
 
     def _index_candidates(self, heard: np.ndarray, note: int, k: int) -> list[MatchCandidate]:
         assert self.index is not None
-        query = self._embed(heard)
+        query = self.embed(heard)
         rows, _ = self.index.nearest(query, k)
         found = [MatchCandidate(v, np.nan, "index", f"index #{r}", note=note)
                  for r, v in zip(rows, self.index.params(rows), strict=True)]

@@ -2,16 +2,22 @@
 
 Open a file (or drop one anywhere on the window), or record: Arm opens the input and the meter
 moves, Record keeps the take, Stop matches it. The first candidates are listed at once, each
-with where it came from (sound index, model, library, polished) and its spectral distance to
-the target (lower is closer); the search then improves them for the chosen time (Cancel stops
-it, keeping what it found). The model's own answer stays listed. Click a row to hear it;
-*Search longer* goes on from the candidates.
+with where it came from (sound index, model, library, polished) and its distance to the target
+(lower is closer); the search then improves them for the chosen time (Cancel stops it, keeping
+what it found). The model's own answer stays listed. Click a row to hear it; *Search longer*
+goes on from the candidates.
+
+With *Imitation* on (the default for recordings; *Open imitation…* for a file), a voice is
+matched by the shape of its loudness, pitch and brightness, not by its spectrum, and the
+candidates can be marked *Closer* / *Further*: the list is ranked again at once from the
+changed question (*Undo feedback*, *Clear feedback*).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QGroupBox,
@@ -34,6 +40,11 @@ METER_FLOOR_DB = -60.0
 
 class MatchingPanel(QWidget):
     file_chosen = Signal(str)
+    imitation_file_chosen = Signal(str)
+    imitation_toggled = Signal(bool)  # recordings matched as imitations
+    feedback_given = Signal(int, bool)  # candidate row, True: closer
+    feedback_undone = Signal()
+    feedback_cleared = Signal()
     arm_toggled = Signal(bool)
     record_toggled = Signal(bool)  # True: start a take, False: stop and match it
     refine_requested = Signal(float)  # seconds to search on
@@ -44,11 +55,15 @@ class MatchingPanel(QWidget):
         super().__init__(parent)
         self.report: MatchReport | None = None
         open_button = QPushButton("Open sound…")
-        open_button.clicked.connect(self._open)
+        open_button.clicked.connect(lambda: self._open(self.file_chosen))
+        open_imitation = QPushButton("Open imitation…")
+        open_imitation.setToolTip("Match a recording of your voice (or any sound) by its shape")
+        open_imitation.clicked.connect(lambda: self._open(self.imitation_file_chosen))
         hint = QLabel("…or drop a WAV anywhere on the window")
         hint.setStyleSheet("color: #9aa4b2;")
         top = QHBoxLayout()
         top.addWidget(open_button)
+        top.addWidget(open_imitation)
         top.addWidget(hint, 1)
 
         self.arm = QPushButton("Arm input")
@@ -61,9 +76,15 @@ class MatchingPanel(QWidget):
         self.meter.setRange(int(METER_FLOOR_DB), 0)
         self.meter.setValue(int(METER_FLOOR_DB))
         self.meter.setFormat("%v dBFS")
+        self.imitation = QCheckBox("Imitation")
+        self.imitation.setChecked(True)
+        self.imitation.setToolTip("On: a recording is matched by the shape of its loudness, "
+                                  "pitch and brightness (hum or voice the sound). Off: by its "
+                                  "spectrum (record the sound itself).")
+        self.imitation.toggled.connect(self.imitation_toggled)
         record_box = QGroupBox("Vocal imitation")
         row = QHBoxLayout(record_box)
-        for widget in (self.arm, self.record, self.meter):
+        for widget in (self.arm, self.record, self.imitation, self.meter):
             row.addWidget(widget)
 
         self.result = QLabel("No match yet.")
@@ -71,6 +92,20 @@ class MatchingPanel(QWidget):
         self.candidates = QListWidget()
         self.candidates.itemClicked.connect(
             lambda item: self.candidate_chosen.emit(self.candidates.row(item)))
+        self.candidates.currentRowChanged.connect(lambda _: self._enable_feedback())
+        self.closer = QPushButton("▲ Closer")
+        self.further = QPushButton("▼ Further")
+        self.undo_feedback = QPushButton("Undo feedback")
+        self.clear_feedback = QPushButton("Clear feedback")
+        self.closer.setToolTip("The selected candidate is nearer what you imitated")
+        self.further.setToolTip("The selected candidate is further from what you imitated")
+        self.closer.clicked.connect(lambda: self._mark(True))
+        self.further.clicked.connect(lambda: self._mark(False))
+        self.undo_feedback.clicked.connect(self.feedback_undone)
+        self.clear_feedback.clicked.connect(self.feedback_cleared)
+        feedback_row = QHBoxLayout()
+        for widget in (self.closer, self.further, self.undo_feedback, self.clear_feedback):
+            feedback_row.addWidget(widget)
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0.5, 60.0)
         self.budget.setSingleStep(0.5)
@@ -95,13 +130,30 @@ class MatchingPanel(QWidget):
         layout.addWidget(record_box)
         layout.addWidget(self.result)
         layout.addWidget(self.candidates, 1)
+        layout.addLayout(feedback_row)
         layout.addLayout(refine_row)
         layout.addWidget(self.progress)
+        self._enable_feedback()
 
-    def _open(self) -> None:
+    def _open(self, chosen: Signal) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Match a sound", "", AUDIO_FILTER)
         if path:
-            self.file_chosen.emit(path)
+            chosen.emit(path)
+
+    def _mark(self, closer: bool) -> None:
+        row = self.candidates.currentRow()
+        if row >= 0:
+            self.feedback_given.emit(row, closer)
+
+    def _enable_feedback(self) -> None:
+        """Feedback is for an imitation's list, with a candidate selected to mark."""
+        imitation = self.report is not None and self.report.imitation
+        marked = imitation and self.candidates.currentRow() >= 0
+        self.closer.setEnabled(marked)
+        self.further.setEnabled(marked)
+        rounds = self.report.feedback_rounds if imitation and self.report else 0
+        self.undo_feedback.setEnabled(rounds > 0)
+        self.clear_feedback.setEnabled(rounds > 0)
 
     def _record_toggled(self, on: bool) -> None:
         self.record.setText("■ Stop" if on else "● Record")
@@ -115,8 +167,11 @@ class MatchingPanel(QWidget):
         pitch = f"{report.detected_hz:.1f} Hz" if report.detected_hz else "no clear pitch"
         # The first line says the pitch; the matcher's own pitch note would repeat it.
         notes = [n for n in report.notes if not n.startswith(("pitch ", "no clear pitch"))]
-        lines = [f"<b>{report.source}</b>: MIDI note {report.note} ({pitch}), spectral "
-                 f"distance {report.distance:.3f}", *notes]
+        lines = [f"<b>{report.source}</b>: MIDI note {report.note} ({pitch}), "
+                 f"{report.measure} {report.distance:.3f}", *notes]
+        if report.feedback_rounds:
+            lines.append(f"Ranked with {report.feedback_rounds} round"
+                         f"{'s' if report.feedback_rounds > 1 else ''} of your feedback")
         if report.searching:
             lines.append("Searching for closer sounds…")
         if report.cancelled:
@@ -129,6 +184,7 @@ class MatchingPanel(QWidget):
             self.candidates.addItem(f"{candidate.label}{where}: distance "
                                     f"{candidate.distance:.3f}")
         self._refining(report.searching)
+        self._enable_feedback()
         if report.refined and not report.cancelled:
             self.progress.setValue(self.progress.maximum())
 
