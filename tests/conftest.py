@@ -56,3 +56,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """An untrained tiny Flow_dis checkpoint (16 parameters) for the GUI tests."""
+    from test_gui_support import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model):  # noqa: ANN001, ANN201
+    """The app's window on the tiny model, in a temporary world (settings, library, cache)."""
+    from test_gui_support import make_options, open_window
+
+    from flowsynth_gui.gui.settings import Settings
+
+    win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
+                      make_options(tmp_path, tiny_model))
+    yield win
+    win.close()

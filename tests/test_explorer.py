@@ -32,7 +32,7 @@ from flowsynth_gui.explorer import (
     rank_latent_dims,
     tag_scores,
 )
-from flowsynth_gui.explorer.session import RESIDUAL_FADE, residual_weight
+from flowsynth_gui.explorer.explorer import RESIDUAL_FADE, residual_weight
 from flowsynth_gui.models import LoadedCheckpoint, NotInvertible, load_checkpoint
 from flowsynth_gui.presets.h2p import read_h2p
 from flowsynth_gui.presets.library import Preset, PresetLibrary

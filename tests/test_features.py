@@ -297,3 +297,21 @@ def test_normalised_parameter_mse_by_hand():
         normalised_parameter_mse(v_hat, np.zeros(4))
     with pytest.raises(ValueError, match="1-D item"):
         normalised_parameter_mse(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)))
+
+
+def test_mel_features_are_pinned_and_equal_librosa_with_reflect_padding() -> None:
+    """The numbers the shipped model and index were made with (librosa's filterbank since it
+    replaced ours: the same to 4e-9), and librosa's melspectrogram with reflect padding."""
+    import librosa
+
+    t = np.arange(4 * SR) / SR
+    audio = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 3000 * t)).astype(
+        np.float32)
+    column = M.log_mel(audio, SR)[:, 40]
+    np.testing.assert_allclose(column[[14, 15, 16]], [0.77055, 2.70495, 1.21863], atol=2e-5)
+    assert float(M.log_mel(audio, SR).mean()) == pytest.approx(-6.314115, abs=2e-6)
+    assert float(M.mel_filterbank().sum()) == pytest.approx(11.888908, abs=1e-5)
+    reference = librosa.feature.melspectrogram(
+        y=audio, sr=SR, n_fft=2048, hop_length=1024, n_mels=128, fmin=30.0, fmax=11000.0,
+        power=1.0, pad_mode="reflect")
+    np.testing.assert_allclose(M.mel_magnitude(audio, SR), reference, atol=1e-6 * reference.max())

@@ -18,9 +18,7 @@ from test_gui_support import (
     map_drag_points,
     open_window,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
-    window,  # noqa: F401 - a fixture
 )
 
 from flowsynth_gui.audio.recorder import Levels
@@ -55,7 +53,7 @@ class FakePlayer:
         pass
 
 
-def test_play_button_space_bar_and_previews_after_a_drag(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_play_button_space_bar_and_previews_after_a_drag(qtbot, window: MainWindow) -> None:
     session = window.session
     player = session.audio.player = FakePlayer()
     qtbot.mouseClick(window.sound.play, Qt.MouseButton.LeftButton)
@@ -95,7 +93,7 @@ class Keyboard:
 
 
 def test_midi_keyboard_notes_play_the_live_synth(qtbot, tmp_path: Path,
-                                                 tiny_model: Path) -> None:  # noqa: F811
+                                                 tiny_model: Path) -> None:
     keys = Keyboard()
     win = open_window(qtbot, Settings.from_file(tmp_path / "s.ini"),
                       make_options(tmp_path, tiny_model, midi=True, midi_system=keys))
@@ -133,7 +131,7 @@ class MeterRecorder:
 
 
 def test_arming_the_input_moves_the_level_meter(qtbot, tmp_path: Path,
-                                                tiny_model: Path) -> None:  # noqa: F811
+                                                tiny_model: Path) -> None:
     settings = Settings.from_file(tmp_path / "s.ini")
     settings.set("audio/output_device", "FlowSynth test: no such output")
     win = open_window(qtbot, settings, make_options(tmp_path, tiny_model, audio=True))
@@ -148,7 +146,7 @@ def test_arming_the_input_moves_the_level_meter(qtbot, tmp_path: Path,
 
 
 def test_recording_without_audio_says_so_and_leaves_the_buttons_up(
-        qtbot, window: MainWindow) -> None:  # noqa: F811
+        qtbot, window: MainWindow) -> None:
     panel = window.matching
     window.tabs.setCurrentWidget(panel)
     for button in (panel.arm, panel.record):
@@ -161,7 +159,7 @@ def test_recording_without_audio_says_so_and_leaves_the_buttons_up(
 
 @pytest.mark.jack
 def test_refresh_in_settings_rescans_the_audio_devices_and_reopens_the_output(
-        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "s.ini"),
                       make_options(tmp_path, tiny_model, audio=True))
     audio = win.session.audio

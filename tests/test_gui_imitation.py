@@ -11,7 +11,6 @@ from test_gui_support import (
     make_options,
     open_window,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
 )
 
@@ -40,7 +39,7 @@ def _hum(seconds: float = 1.2, hz: float = 165.0) -> np.ndarray:
 
 
 def test_a_hum_is_matched_by_shape_and_feedback_reranks_it(
-        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
                       make_options(tmp_path, tiny_model, index_path=str(index_with_shapes)))
     session, panel = win.session, win.matching
@@ -82,7 +81,7 @@ def test_a_hum_is_matched_by_shape_and_feedback_reranks_it(
 
 
 def test_recordings_follow_the_imitation_switch_and_a_breath_is_no_note(
-        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
                       make_options(tmp_path, tiny_model, index_path=str(index_with_shapes)))
     session, panel = win.session, win.matching

@@ -13,9 +13,7 @@ from test_gui_support import (
     make_options,
     open_window,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
-    window,  # noqa: F401 - a fixture
 )
 
 from flowsynth_gui.audio import NoSignalError
@@ -51,7 +49,7 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dropping_a_wav_lists_candidates_then_improves_them(
-        qtbot, tmp_path: Path, tiny_model: Path, tiny_index: Path) -> None:  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, tiny_index: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
                       make_options(tmp_path, tiny_model, index_path=str(tiny_index)))
     session, panel = win.session, win.matching
@@ -109,7 +107,7 @@ def test_dropping_a_wav_lists_candidates_then_improves_them(
 
 
 def test_a_non_audio_file_dropped_gets_a_message_and_keeps_the_sound(
-        qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
     session = window.session
     before = dict(session.state.values)
     text = tmp_path / "notes.wav"
@@ -158,7 +156,7 @@ class SilentRecorder:
 
 
 def test_a_recording_without_signal_gets_a_message(qtbot, tmp_path: Path,
-                                                   tiny_model: Path) -> None:  # noqa: F811
+                                                   tiny_model: Path) -> None:
     options = make_options(tmp_path, tiny_model, audio=True)
     settings = Settings.from_file(tmp_path / "s.ini")
     settings.set("audio/output_device", "FlowSynth test: no such device")

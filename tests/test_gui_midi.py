@@ -19,7 +19,6 @@ from test_gui_support import (
     map_drag_points,
     open_window,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
 )
 
@@ -64,7 +63,7 @@ class VanishingPorts:
 
 
 def test_an_output_port_that_disappears_mid_drag(qtbot, tmp_path: Path,
-                                                 tiny_model: Path) -> None:  # noqa: F811
+                                                 tiny_model: Path) -> None:
     ports = VanishingPorts()
     settings = Settings.from_file(tmp_path / "s.ini")
     window = open_window(qtbot, settings, make_options(tmp_path, tiny_model, midi=True,
@@ -153,7 +152,7 @@ def open_jack_window(qtbot, root: Path, model: Path, port_setting: str,  # noqa:
 
 
 @pytest.mark.jack
-def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model: Path,  # noqa: F811
+def test_a_map_drag_sends_midi_to_a_jack_port(qtbot, tmp_path: Path, tiny_model: Path,
                                               jack_server: list[str]) -> None:
     client = f"fs-gui-{os.getpid()}-rx"
     received: list[mido.Message] = []
@@ -198,7 +197,7 @@ def wait_for_menu(qtbot) -> QMenu:  # noqa: ANN001
 
 @pytest.mark.jack
 def test_midi_learn_binds_a_controller_knob_to_a_semantic_slider(
-        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str]) -> None:
     client = f"fs-gui-{os.getpid()}-knobs"
     knobs = JACK_MIDI.open_output("out", virtual=True, client_name=client)
     try:
@@ -244,7 +243,7 @@ def test_midi_learn_binds_a_controller_knob_to_a_semantic_slider(
 
 
 def test_a_broken_midi_learn_file_is_reported_and_left_alone(qtbot, tmp_path: Path,
-                                                            tiny_model: Path) -> None:  # noqa: F811
+                                                            tiny_model: Path) -> None:
     learn_file = tmp_path / "midi_learn.json"
     learn_file.write_text("{not json", encoding="utf-8")
     window = open_window(qtbot, Settings.from_file(tmp_path / "s.ini"),
@@ -260,7 +259,7 @@ def test_a_broken_midi_learn_file_is_reported_and_left_alone(qtbot, tmp_path: Pa
 
 @pytest.mark.jack
 def test_midi_out_finds_jack_on_its_own_and_settings_offer_the_api(
-        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str],  # noqa: F811
+        qtbot, tmp_path: Path, tiny_model: Path, jack_server: list[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     from flowsynth_gui.midi.ports import API_ENV, answering_apis
 

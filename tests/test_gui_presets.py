@@ -12,9 +12,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton, QTool
 from test_gui_support import (
     H2P_DIR,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
-    window,  # noqa: F401 - a fixture
 )
 
 from flowsynth_gui.gui.dialogs.export_dialog import ExportDialog, ExportRequest
@@ -53,7 +51,7 @@ def _tool_button(win: MainWindow, action: QAction) -> QWidget:
     return win.findChild(QToolBar).widgetForAction(action)
 
 
-def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,  # noqa: F811
+def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,
                                                     tmp_path: Path) -> None:
     session = window.session
     session.go_to_point(0, session.map_snapshot.names[0])
@@ -72,7 +70,7 @@ def test_export_writes_an_h2p_that_read_h2p_accepts(qtbot, window: MainWindow,  
     assert session.settings.get("export/author") == "Tester"  # prefilled next time
 
 
-def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: Path) -> None:
     session = window.session
     # a name a file cannot hold (interpolation steps had "2/4") still lands in the folder
     path, _ = export_through_toolbar(qtbot, window, tmp_path, "fspreset", name="A → B: 2/4")
@@ -84,7 +82,7 @@ def test_export_writes_the_apps_own_preset(qtbot, window: MainWindow, tmp_path: 
 
 
 def test_export_never_replaces_a_file_and_a_failed_one_changes_nothing(
-        qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: F811
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
     session = window.session
     first, _ = export_through_toolbar(qtbot, window, tmp_path, "h2p", name="Pad")
     original = first.read_bytes()
@@ -105,7 +103,7 @@ def test_export_never_replaces_a_file_and_a_failed_one_changes_nothing(
     assert session.settings.get("export/folder") == str(tmp_path)
 
 
-def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:
     session = window.session
     panel = window.library
     window.tabs.setCurrentWidget(panel)
@@ -142,7 +140,7 @@ def test_library_save_load_and_favourites(qtbot, window: MainWindow) -> None:  #
     assert np.allclose(session.state.z, heard, atol=1e-9)
 
 
-def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noqa: F811
+def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,
                                                tmp_path: Path) -> None:
     session = window.session
     with qtbot.waitSignal(session.message_posted, timeout=10000) as posted:
@@ -187,7 +185,7 @@ def test_importing_a_folder_with_a_corrupt_h2p(qtbot, window: MainWindow,  # noq
 
 
 def test_a_quiet_diva_preset_is_shown_scaled_and_played_at_the_common_level(
-        qtbot, window: MainWindow) -> None:  # noqa: F811
+        qtbot, window: MainWindow) -> None:
     from flowsynth_gui.audio.loudness import PEAK_CEILING_DBFS, PREVIEW_RMS_DBFS, level_dbfs
 
     session = window.session

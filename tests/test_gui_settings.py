@@ -16,9 +16,7 @@ from test_gui_support import (
     map_drag_points,
     open_window,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
-    window,  # noqa: F401 - a fixture
 )
 
 from flowsynth_gui.features.audio_io import write_wav
@@ -45,7 +43,7 @@ def test_settings_have_defaults_types_and_refuse_unknown_keys(tmp_path: Path) ->
         again.get("no/such key")
 
 
-def test_settings_survive_a_restart(qtbot, tmp_path: Path, tiny_model: Path) -> None:  # noqa: F811
+def test_settings_survive_a_restart(qtbot, tmp_path: Path, tiny_model: Path) -> None:
     path = tmp_path / "settings.ini"
     options = make_options(tmp_path, tiny_model)
     first = open_window(qtbot, Settings.from_file(path), options)
@@ -72,7 +70,7 @@ def test_settings_survive_a_restart(qtbot, tmp_path: Path, tiny_model: Path) -> 
     second.close()
 
 
-def test_the_settings_dialog_stores_what_it_changes(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_the_settings_dialog_stores_what_it_changes(qtbot, window: MainWindow) -> None:
     def edit() -> None:
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, SettingsDialog)
@@ -105,7 +103,7 @@ class NoMidiSystem:
 
 
 def test_the_app_works_without_audio_or_midi_devices(qtbot, tmp_path: Path,
-                                                     tiny_model: Path) -> None:  # noqa: F811
+                                                     tiny_model: Path) -> None:
     settings = Settings.from_file(tmp_path / "s.ini")
     settings.set("audio/output_device", "FlowSynth test: no such output")
     settings.set("audio/input_device", "FlowSynth test: no such input")
@@ -153,7 +151,7 @@ def foreign_checkpoint(tiny: Path, folder: Path) -> Path:
 
 
 def test_a_checkpoint_for_another_synth_or_corrupt_keeps_the_current_model(
-        qtbot, window: MainWindow, tmp_path: Path, tiny_model: Path) -> None:  # noqa: F811
+        qtbot, window: MainWindow, tmp_path: Path, tiny_model: Path) -> None:
     session = window.session
     model, state = session.model_info, dict(session.state.values)
     other = foreign_checkpoint(tiny_model, tmp_path)
@@ -174,7 +172,7 @@ def test_a_checkpoint_for_another_synth_or_corrupt_keeps_the_current_model(
 
 
 def test_a_broken_default_model_leaves_a_usable_window(qtbot, tmp_path: Path,
-                                                       tiny_model: Path) -> None:  # noqa: F811
+                                                       tiny_model: Path) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"nope")
     settings = Settings.from_file(tmp_path / "s.ini")
@@ -199,7 +197,7 @@ def test_a_broken_default_model_leaves_a_usable_window(qtbot, tmp_path: Path,
     win.close()
 
 
-def test_the_settings_dialog_lists_choices(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_the_settings_dialog_lists_choices(qtbot, window: MainWindow) -> None:
     dialog = window.settings_dialog()
     qtbot.addWidget(dialog)
     assert dialog.changes() == {}
@@ -207,8 +205,8 @@ def test_the_settings_dialog_lists_choices(qtbot, window: MainWindow) -> None:  
     assert dialog.changes() == {"midi/out_channel": 9}
 
 
-def test_loading_another_model_keeps_the_current_sound(qtbot, window: MainWindow,  # noqa: F811
-                                                      tiny_model: Path) -> None:  # noqa: F811
+def test_loading_another_model_keeps_the_current_sound(qtbot, window: MainWindow,
+                                                      tiny_model: Path) -> None:
     session = window.session
     name = session.model_info.active[0]
     cursor = list(session.state.z)

@@ -1,6 +1,7 @@
 """Shared set-up of the GUI tests: a tiny model, a session in a temporary world, real events.
 
-Imported by the ``test_gui_*`` modules (it holds no tests of its own). Every session here keeps
+Imported by the ``test_gui_*`` modules (it holds no tests of its own); its fixtures
+(``tiny_model``, ``window``) live in ``conftest.py``. Every session here keeps
 its settings in a temporary INI file, its library and caches in temporary folders: a test never
 touches the user's settings or presets.
 """
@@ -8,10 +9,9 @@ touches the user's settings or presets.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
@@ -36,11 +36,6 @@ def make_tiny_model(path: Path, n_params: int = 16) -> Path:
     model = build_model(config).eval()
     metadata = CheckpointMetadata(param_set(n_params), FeatureNormaliser(-4.0, 2.0))
     return save_checkpoint(path, model, metadata)[0]
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt")
 
 
 def make_options(root: Path, model: Path, **changes: object) -> SessionOptions:
@@ -76,14 +71,6 @@ def open_window(qtbot, settings: Settings, options: SessionOptions,  # noqa: ANN
     wait_until(qtbot, lambda: ready(session))
     wait_until(qtbot, lambda: session.wait_idle(0.01) and session.state is not None)
     return window
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path, tiny_model: Path) -> Iterator[MainWindow]:  # noqa: ANN001
-    settings = Settings.from_file(tmp_path / "settings.ini")
-    win = open_window(qtbot, settings, make_options(tmp_path, tiny_model))
-    yield win
-    win.close()
 
 
 def settle(qtbot, session: Session, timeout: float = 20.0) -> None:  # noqa: ANN001

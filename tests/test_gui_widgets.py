@@ -17,9 +17,7 @@ from test_gui_support import (
     map_drag_points,
     send_mouse,
     settle,
-    tiny_model,  # noqa: F401 - a fixture
     wait_until,
-    window,  # noqa: F401 - a fixture
 )
 
 from flowsynth_gui.features.audio_io import write_wav
@@ -28,7 +26,7 @@ from flowsynth_gui.gui.panels.map_panel import HOVER_HINT
 from flowsynth_gui.synth.render import render
 
 
-def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindow) -> None:
     session = window.session
     before = dict(session.state.values)
     states = []
@@ -49,7 +47,7 @@ def test_dragging_the_map_cursor_changes_the_parameters(qtbot, window: MainWindo
     assert np.allclose(window.map.cursor_position, session.state.position)
 
 
-def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None:
     session = window.session
     window.map.axes_chosen.emit("0,1")  # show the slider's own dimension on the map
     wait_until(qtbot, lambda: session.map_snapshot.axes_key == "0,1")
@@ -77,7 +75,7 @@ def test_a_semantic_slider_moves_the_cursor(qtbot, window: MainWindow) -> None: 
     assert x0 <= x <= x1 and y0 <= y <= y1
 
 
-def test_one_slider_step_and_back_returns_an_imported_preset(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_one_slider_step_and_back_returns_an_imported_preset(qtbot, window: MainWindow) -> None:
     session = window.session
     session.import_h2p_folder(str(Path(__file__).parent / "data" / "h2p"))
     wait_until(qtbot, lambda: "diva_saved_bass" in session.map_snapshot.names)
@@ -97,7 +95,7 @@ def test_one_slider_step_and_back_returns_an_imported_preset(qtbot, window: Main
     assert max(abs(back[k] - v) for k, v in loaded.items()) < 1e-12
 
 
-def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWindow) -> None:
     session = window.session
     knob = window.controls.knobs[0]
     knob.setFocus()
@@ -128,7 +126,7 @@ def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWi
     assert name in QToolTip.text()
 
 
-def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow) -> None:
     session = window.session
     snapshot = session.map_snapshot
     index = isolated_point(window)
@@ -154,7 +152,7 @@ def test_hovering_shows_a_preset_and_clicking_loads_it(qtbot, window: MainWindow
     wait_until(qtbot, lambda: window.map.hover_label.text() == HOVER_HINT, 5)
 
 
-def test_a_hand_on_the_ring_does_not_pick_a_point_beside_it(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_a_hand_on_the_ring_does_not_pick_a_point_beside_it(qtbot, window: MainWindow) -> None:
     session = window.session
     snapshot = session.map_snapshot
     index = isolated_point(window)
@@ -188,7 +186,7 @@ def isolated_point(win: MainWindow) -> int:
     return int(np.argmax(nearest))
 
 
-def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None:
     session = window.session
     session.import_h2p_folder(str(Path(__file__).parent / "data" / "h2p"))
     wait_until(qtbot, lambda: "diva_saved_bass" in session.map_snapshot.names)
@@ -243,7 +241,7 @@ def test_interpolation_ends_are_the_presets(qtbot, window: MainWindow) -> None: 
         assert (x1 - x0) < 4 * np.ptp(bulk[:, 0]) and x0 < np.median(bulk[:, 0]) < x1
 
 
-def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow) -> None:
     session = window.session
     panel = window.neighbours
     window.tabs.setCurrentWidget(panel)
@@ -278,7 +276,7 @@ def test_variations_appear_on_the_map_and_in_the_list(qtbot, window: MainWindow)
     assert len(window.map.neighbours.data) == 0
 
 
-def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:
     session = window.session
     before = dict(session.state.values)
     drag(window.map.plot.viewport(), map_drag_points(window), pause=lambda: qtbot.wait(5))
@@ -298,7 +296,7 @@ def test_undo_and_redo_restore_the_sound(qtbot, window: MainWindow) -> None:  # 
     assert dict(session.state.values) == after
 
 
-def test_the_window_fits_a_1280_pixel_display(qtbot, window: MainWindow) -> None:  # noqa: F811
+def test_the_window_fits_a_1280_pixel_display(qtbot, window: MainWindow) -> None:
     # with a model loaded: the map's choosers, knobs, sliders and parameter bars all filled
     assert window.session.model_info is not None
     assert window.minimumSizeHint().width() <= 1280

@@ -207,3 +207,22 @@ def test_cli_imitation_round_trip(index_with_shapes: Path, tmp_path: Path,
         assert 0 <= data["shape_distance"] < 1 and isinstance(data["note"], int)
         assert set(data["parameters"]) == set(NAMES)
     assert "hum.wav: note 50, shape distance" in printed.out  # D3 = MIDI 50
+
+
+def test_a_full_shape_memo_keeps_what_the_search_needs(index_with_shapes: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the memo of rendered shapes overflows, a search after feedback still finds the
+    shapes of the candidates it ranks again (a KeyError once)."""
+    import flowsynth_gui.matching.imitation as imitation
+
+    monkeypatch.setattr(imitation, "_MEMO", 30)
+    index = load_index(index_with_shapes)
+    engine = MatchEngine(NAMES, index=index, workers=1)
+    imitator = Imitator(engine, load_shapes(index)[0])
+    audio = render_batch(index.params([3]), NAMES, note=60, seeds=[0], workers=1)[0]
+    target = analyse_imitation(audio, SR)
+    first = imitator.imitate(target, budget=0, top=4)
+    query = imitator.feedback(first, closer=[0], further=[2])
+    again = imitator.imitate(target, query=query, again=first, budget=0, top=4)
+    assert len(again.candidates) == 4
+    engine.close()

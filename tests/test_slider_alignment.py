@@ -21,6 +21,9 @@ from flowsynth_gui.training.slider_alignment import (
     slider_hinge,
 )
 
+# They train models (seconds to a minute each): `-m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 FAST = AlignSettings(rounds=2, steps=20, batch_size=32, surrogates=1, surrogate_epochs=15,
                      surrogate_hidden=32, refit_epochs=2, sweep_starts=4, sweep_positions=3,
                      eval_every=20, threads=1, workers=2)

@@ -17,6 +17,9 @@ from flowsynth_gui.models import load_checkpoint
 from flowsynth_gui.training.config import load_train_config
 from flowsynth_gui.training.trainer import TrainingError, TrainRequest, state_path_for, train
 
+# They train models (seconds to a minute each): `-m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

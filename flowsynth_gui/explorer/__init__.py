@@ -19,6 +19,7 @@ GUI-free: no Qt, no sounddevice, no training code.
 
 from flowsynth_gui.data.renders import StopFlag
 from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.explorer.explorer import Explorer, PresetLike
 from flowsynth_gui.explorer.history import History, HistoryEntry
 from flowsynth_gui.explorer.macros import (
     KNOB_RANGE,
@@ -39,7 +40,6 @@ from flowsynth_gui.explorer.neighbourhood import (
 from flowsynth_gui.explorer.preset_map import MapAxes, MapPoint, PresetMap, labels_from_tags
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
 from flowsynth_gui.explorer.semantic import SLIDER_RANGE, SemanticSlider, tag_scores
-from flowsynth_gui.explorer.session import Explorer, PresetLike
 
 __all__ = [
     "KNOB_RANGE",

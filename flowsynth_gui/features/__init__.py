@@ -6,8 +6,10 @@
 - :mod:`.descriptors` — centroid, flatness, modulation, attack, loudness, high-band energy.
 - :mod:`.tags` — Diva-style ``Character`` tags (Dark/Bright, ...) fitted on a corpus.
 - :mod:`.audio_io` — load any WAV/FLAC/OGG as 22,050 Hz mono 4 s; atomic WAV writes.
+- :mod:`.pitch` — f0 per frame with a voicing confidence (librosa's YIN), a note's pitch.
+- :mod:`.shape` — a sound's shape: loudness, pitch, brightness... contours (imitation).
 
-This package depends only on numpy, scipy and soundfile (no Qt, no torch).
+This package depends only on numpy, scipy, librosa and soundfile (no Qt, no torch).
 """
 
 from flowsynth_gui.features.audio_io import (

@@ -186,13 +186,14 @@ class PresetsMixin:
         self._work_lane.submit("exporting the preset", export)
 
     def _exported(self, asked: str, target: Path) -> None:
-        """Say where the export went, and remember its folder (only once a write worked)."""
+        """Remember the export's folder (only once a write worked), then say where it went:
+        whoever hears ``exported`` finds the folder remembered already."""
+        self._in_gui(lambda: self.settings.set("export/folder", str(target.parent)))
         self.exported.emit(str(target))
         asked_stem = Path(asked).name.removesuffix(target.suffix)
         kept = (f" ('{asked_stem}{target.suffix}' was already there and is kept)"
                 if target.stem != asked_stem and target.stem.startswith(asked_stem) else "")
         self.post("info", f"Exported {target}{kept}")
-        self._in_gui(lambda: self.settings.set("export/folder", str(target.parent)))
 
     def export(self, request: Any) -> None:
         """Export as the export dialog asked (an ``ExportRequest``); remembers the author, and

@@ -257,8 +257,9 @@ class Imitator:
     def _render_into(self, pool: _Pool, candidates: list[MatchCandidate]) -> None:
         """Add the candidates to the pool with their shapes: from the memo, else rendered."""
         fresh = {_key(c): c for c in candidates if _key(c) not in self._memo}
-        if len(self._memo) + len(fresh) > _MEMO:
-            self._memo.clear()
+        if len(self._memo) + len(fresh) > _MEMO:  # forget all but what this call needs
+            wanted = {_key(c) for c in candidates}
+            self._memo = {k: v for k, v in self._memo.items() if k in wanted}
         if fresh:
             group = list(fresh.values())
             shapes = self.engine.scorer.shapes(np.stack([c.params for c in group]),

@@ -12,8 +12,9 @@ DTW is dynamic time warping with a Sakoe-Chiba band of a quarter of the points (
 stretch moves a point by at most that much), local cost ``|a - b|``, divided by the number of
 points: 0 for the same contour, about the mean absolute difference otherwise.
 
-``rho_f`` (the share of relative shape) is high for brightness, whose absolute value a voice
-cannot match (a hum is always darker than a saw), and 0 for voicing, whose value is the point.
+``rho_f`` (the share of relative shape) is 1 for brightness and noisiness, whose absolute
+values a voice cannot match (a hum is darker and breathier than a saw, whatever it imitates),
+and a half for loudness, pitch, voicing and change.
 
 Relevance feedback (SynthAssist, Cartwright & Pardo 2014) is Rocchio's rule on the contours —
 the query moves half way to the mean of the candidates marked closer and a quarter away from
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from flowsynth_gui.features.pitch import hz_to_midi
 from flowsynth_gui.features.shape import FEATURES, POINTS, RANGES, SoundShape
@@ -38,10 +39,14 @@ __all__ = ["COLUMNS", "DEFAULT_WEIGHTS", "ShapeQuery", "ShapeTable", "apply_feed
 
 #: the columns of a feature-distance row: one per shape feature, then the length term
 COLUMNS = (*FEATURES, "length")
-DEFAULT_WEIGHTS = {"loudness": 1.0, "pitch": 0.5, "voicing": 0.25, "brightness": 1.0,
-                   "noisiness": 0.5, "change": 0.25, "length": 0.5}
-_RELATIVE = {"loudness": 0.5, "pitch": 0.5, "voicing": 0.0, "brightness": 0.75,
-             "noisiness": 0.25, "change": 0.5}
+# Measured on the imitation set (72 voice imitations of index sounds, rank of the imitated
+# sound among the 40,000 shapes): timbre compared by movement only and voicing / pitch given
+# less say halved the median rank (4113 -> 1761) against the first guess (brightness 3/4
+# relative, noisiness 1/4, voicing absolute, weights 1 / 0.5 / 0.25 / 1 / 0.5 / 0.25).
+DEFAULT_WEIGHTS = {"loudness": 1.0, "pitch": 0.25, "voicing": 0.1, "brightness": 1.0,
+                   "noisiness": 0.25, "change": 0.25, "length": 0.5}
+_RELATIVE = {"loudness": 0.5, "pitch": 0.5, "voicing": 0.5, "brightness": 1.0,
+             "noisiness": 1.0, "change": 0.5}
 _RHO = np.array([_RELATIVE[f] for f in FEATURES], np.float32)
 _RADIUS = max(1, POINTS // 4)
 _SLACK = np.log2(1.3)  # ±20 % timing, and where the active part's edges fall
@@ -69,13 +74,13 @@ def _dtw(a: np.ndarray, b: np.ndarray, radius: int, cells: np.ndarray) -> float:
     return cells[n, n] / n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _feature_distances(q_abs: np.ndarray, q_rel: np.ndarray, c_abs: np.ndarray,
                        c_rel: np.ndarray, rho: np.ndarray, radius: int) -> np.ndarray:
     count, features, points = c_abs.shape
     out = np.empty((count, features), np.float32)
-    cells = np.empty((points + 1, points + 1), np.float32)
-    for k in range(count):
+    for k in prange(count):  # the shapes across the cores: 40,000 in about 60 ms on 2
+        cells = np.empty((points + 1, points + 1), np.float32)
         for f in range(features):
             absolute = _dtw(q_abs[f], c_abs[k, f], radius, cells) if rho[f] < 1.0 else 0.0
             relative = _dtw(q_rel[f], c_rel[k, f], radius, cells) if rho[f] > 0.0 else 0.0

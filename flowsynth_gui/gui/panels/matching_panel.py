@@ -10,7 +10,7 @@ goes on from the candidates.
 With *Imitation* on (the default for recordings; *Open imitation…* for a file), a voice is
 matched by the shape of its loudness, pitch and brightness, not by its spectrum, and the
 candidates can be marked *Closer* / *Further*: the list is ranked again at once from the
-changed question (*Undo feedback*, *Clear feedback*).
+changed question (*Undo*, *Clear*).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class MatchingPanel(QWidget):
         open_imitation.clicked.connect(lambda: self._open(self.imitation_file_chosen))
         hint = QLabel("…or drop a WAV anywhere on the window")
         hint.setStyleSheet("color: #9aa4b2;")
-        top = QHBoxLayout()
+        top = QHBoxLayout()  # the hint wraps: the panel stays as narrow as it was
+        hint.setWordWrap(True)
         top.addWidget(open_button)
         top.addWidget(open_imitation)
         top.addWidget(hint, 1)
@@ -76,6 +77,7 @@ class MatchingPanel(QWidget):
         self.meter.setRange(int(METER_FLOOR_DB), 0)
         self.meter.setValue(int(METER_FLOOR_DB))
         self.meter.setFormat("%v dBFS")
+        self.meter.setMinimumWidth(60)
         self.imitation = QCheckBox("Imitation")
         self.imitation.setChecked(True)
         self.imitation.setToolTip("On: a recording is matched by the shape of its loudness, "
@@ -95,17 +97,18 @@ class MatchingPanel(QWidget):
         self.candidates.currentRowChanged.connect(lambda _: self._enable_feedback())
         self.closer = QPushButton("▲ Closer")
         self.further = QPushButton("▼ Further")
-        self.undo_feedback = QPushButton("Undo feedback")
-        self.clear_feedback = QPushButton("Clear feedback")
-        self.closer.setToolTip("The selected candidate is nearer what you imitated")
-        self.further.setToolTip("The selected candidate is further from what you imitated")
+        self.undo_feedback = QPushButton("Undo")
+        self.clear_feedback = QPushButton("Clear")
+        self.closer.setToolTip("The selected candidate is nearer what you imitated: rank again")
+        self.further.setToolTip("The selected candidate is further from what you imitated: "
+                                "rank again")
+        self.undo_feedback.setToolTip("Undo the last closer / further mark")
+        self.clear_feedback.setToolTip("Forget every closer / further mark")
         self.closer.clicked.connect(lambda: self._mark(True))
         self.further.clicked.connect(lambda: self._mark(False))
         self.undo_feedback.clicked.connect(self.feedback_undone)
         self.clear_feedback.clicked.connect(self.feedback_cleared)
-        feedback_row = QHBoxLayout()
-        for widget in (self.closer, self.further, self.undo_feedback, self.clear_feedback):
-            feedback_row.addWidget(widget)
+
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0.5, 60.0)
         self.budget.setSingleStep(0.5)
@@ -124,6 +127,9 @@ class MatchingPanel(QWidget):
         refine_row = QHBoxLayout()
         for widget in (self.budget, self.refine, self.cancel):
             refine_row.addWidget(widget)
+        feedback_row = QHBoxLayout()
+        for widget in (self.closer, self.further, self.undo_feedback, self.clear_feedback):
+            feedback_row.addWidget(widget)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)

@@ -1,4 +1,4 @@
-"""The explorer session: one object the app owns, holding the current sound and its history.
+"""The Explorer: one object the app owns, holding the current sound, its history and tools.
 
 :class:`Explorer` keeps the current latent ``z``, the current parameters (the model's set, in
 its order, plus ``extras``: values of synth parameters outside that set, e.g. the effects of
