@@ -11,7 +11,7 @@ Layout, inside the index folder::
 
 Each covered index row is rendered again exactly as it was indexed (reference note, the fixed
 noise seed) and described by :func:`~flowsynth_gui.features.shape.describe_shape`. Only the
-first ``rows`` sounds are covered: 40,000 shapes are 3.9 MB beside the index's 26 MB, and a
+first ``rows`` sounds are covered: 40,000 shapes are 3.1 MB beside the index's 27 MB, and a
 shape search needs variety of shapes more than the 200,000 sounds a spectral search profits
 from. Shards are written atomically: an interrupted build goes on where it stopped.
 """
@@ -98,7 +98,7 @@ def _run_job(job: _Job) -> int:
     if not target.exists():
         arrays = _describe_rows(load_index(root), np.arange(job.start, job.stop))
         with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez_compressed(handle, **arrays)  # 40,000 shapes: 3.1 MB, 4.0 plain
     return job.stop - job.start
 
 
