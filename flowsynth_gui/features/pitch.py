@@ -40,11 +40,16 @@ class PitchTrack:
     rms: np.ndarray
 
     @property
+    def loud(self) -> np.ndarray:
+        """Frames loud enough to read (a tenth of the loudest frame's RMS)."""
+        if not self.rms.size or not self.rms.max() > 0:
+            return np.zeros(self.rms.shape, bool)
+        return self.rms > _LOUD * self.rms.max()
+
+    @property
     def voiced(self) -> np.ndarray:
         """Frames that are loud enough and periodic."""
-        loud = self.rms > _LOUD * self.rms.max() if self.rms.size and self.rms.max() > 0 \
-            else np.zeros(self.rms.shape, bool)
-        return loud & (self.confidence >= VOICED)
+        return self.loud & (self.confidence >= VOICED)
 
 
 def pitch_track(samples: np.ndarray, sample_rate: int, hop: int = HOP,
@@ -91,9 +96,8 @@ def estimate_pitch(samples: np.ndarray, sample_rate: int) -> PitchEstimate:
     if audio.ndim != 1 or len(audio) < FRAME or not np.any(audio):
         return PitchEstimate(None, 0.0)
     track = pitch_track(audio, sample_rate)
-    loud = track.rms > _LOUD * track.rms.max()
     voiced = track.voiced
-    fraction = float(voiced.sum() / max(1, loud.sum()))
+    fraction = float(voiced.sum() / max(1, track.loud.sum()))
     if fraction < 0.3:
         return PitchEstimate(None, fraction)
     # The median in log frequency: an octave error up and one down cancel.

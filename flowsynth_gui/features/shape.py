@@ -26,7 +26,6 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import librosa
@@ -35,7 +34,7 @@ import numpy as np
 from flowsynth_gui.features.pitch import VOICED, hz_to_midi, pitch_track
 
 __all__ = ["FEATURES", "POINTS", "RANGES", "SoundShape", "decode_contours", "describe_shape",
-           "describe_shapes", "encode_contours"]
+           "encode_contours"]
 
 FEATURES = ("loudness", "pitch", "voicing", "brightness", "noisiness", "change")
 #: the range each scaled feature lives in (the uint8 code of an index stores it in)
@@ -102,11 +101,6 @@ def _frame_levels(audio: np.ndarray) -> np.ndarray:
         blocks = np.concatenate([blocks, np.pad(audio[len(blocks) * HOP:],
                                                 (0, HOP - len(audio) % HOP))[None]])
     return 10.0 * np.log10(np.mean(blocks.astype(np.float64) ** 2, axis=1) + 1e-12)
-
-
-def describe_shapes(audio: np.ndarray | Sequence[np.ndarray],
-                    sample_rate: int) -> list[SoundShape]:
-    return [describe_shape(a, sample_rate) for a in audio]
 
 
 def _pitch_contours(segment: np.ndarray, sample_rate: int, hop: int,

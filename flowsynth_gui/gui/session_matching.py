@@ -67,11 +67,7 @@ class MatchingMixin:
         """The first answer at once (made current), then the live search on a worker."""
         from flowsynth_gui.features.audio_io import AudioFileError
         from flowsynth_gui.features.mel import log_mel
-        from flowsynth_gui.inference.analysis import (
-            analyse_audio,
-            analyse_imitation,
-            fit_seconds,
-        )
+        from flowsynth_gui.inference.analysis import analyse_audio, analyse_imitation
 
         ex = self._explorer
         self._busy("matching", True)
@@ -79,7 +75,7 @@ class MatchingMixin:
             if imitation:
                 target = analyse_imitation(samples, SAMPLE_RATE, source)
                 outcome = ex.imitate(target, budget=0.0)
-                heard = fit_seconds(samples[int(target.shape.onset_seconds * SAMPLE_RATE):])
+                heard = target.audio
             else:
                 target = analyse_audio(samples, SAMPLE_RATE, source)
                 outcome = ex.match_target(target, budget=0.0, record=False)

@@ -13,7 +13,7 @@ NaN) is refused with :class:`~flowsynth_gui.features.audio_io.AudioFileError`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.signal
@@ -117,7 +117,8 @@ class ImitationTarget:
 
     shape: SoundShape  # of its active part (leading silence trimmed), at most 4 s of it
     note: int  # its median pitch as a MIDI note (REFERENCE_NOTE when unpitched)
-    at_reference: np.ndarray  # 4 s from its onset, transposed to REFERENCE_NOTE (the model's)
+    audio: np.ndarray  # 4 s from its onset at 22,050 Hz, as it is (what the user hears)
+    at_reference: np.ndarray  # the same transposed to REFERENCE_NOTE (the model's input)
     notes: tuple[str, ...]
 
 
@@ -144,12 +145,11 @@ def analyse_imitation(samples: np.ndarray, sample_rate: int,
         notes.append(f"pitch {shape.pitch_hz:.1f} Hz -> MIDI note {note}")
     notes.append(f"{shape.seconds:.2f} s of sound")
     at_reference = fit_seconds(transpose(held, note - REFERENCE_NOTE))
-    return ImitationTarget(shape, note, at_reference, tuple(notes))
+    return ImitationTarget(shape, note, held, at_reference, tuple(notes))
 
 
 def load_imitation(path: str | os.PathLike[str]) -> ImitationTarget:
     """Read an audio file of an imitation (any rate, channels, length) and analyse it."""
     loaded = load_audio(path, sample_rate=DEFAULT_SAMPLE_RATE, duration=None)
     target = analyse_imitation(loaded.samples, loaded.sample_rate, source=path)
-    return ImitationTarget(target.shape, target.note, target.at_reference,
-                           tuple(loaded.notes) + target.notes)
+    return replace(target, notes=tuple(loaded.notes) + target.notes)

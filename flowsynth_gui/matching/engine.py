@@ -30,7 +30,7 @@ from flowsynth_gui.inference.analysis import MatchTarget
 from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching.index import SoundIndex, SoundIndexError
 from flowsynth_gui.matching.polish import PolishSettings, polish
-from flowsynth_gui.matching.scoring import Scorer
+from flowsynth_gui.matching.scoring import Scorer, batches_until
 from flowsynth_gui.models.param_posterior import LoadedPosterior
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
@@ -298,19 +298,13 @@ class MatchEngine:
         # Interleaved, the input's own pitch first: each batch tries both hypotheses.
         order = [c for pair in zip(*queue, strict=False) for c in pair] if len(queue) > 1 \
             else queue[0]
-        per_batch, began, done = 0.0, time.perf_counter(), 0
-        while done < len(order):
-            if stop_requested(should_stop):
-                return True
-            if time.perf_counter() + per_batch > until:
-                break
-            batch = order[done:done + _DEEPEN_BATCH]
-            for c in self._score(batch, target):
+
+        def step(batch: slice) -> None:
+            for c in self._score(order[batch], target):
                 pool.add(c)
-            done += len(batch)
-            per_batch = (time.perf_counter() - began) / -(-done // _DEEPEN_BATCH)
             report("polish")
-        return False
+
+        return batches_until(len(order), _DEEPEN_BATCH, until, should_stop, step)
 
     def _hypotheses(self, target: MatchTarget) -> list[tuple[int, np.ndarray]]:
         """(note to play, audio the sources hear): the input's pitch played by the note, and

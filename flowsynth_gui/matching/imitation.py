@@ -32,6 +32,7 @@ from flowsynth_gui.features.shape import SoundShape, describe_shape
 from flowsynth_gui.inference.analysis import MAX_NOTE, MIN_NOTE, ImitationTarget
 from flowsynth_gui.matching.engine import MatchCandidate, MatchEngine
 from flowsynth_gui.matching.polish import PolishSettings, polish
+from flowsynth_gui.matching.scoring import batches_until
 from flowsynth_gui.matching.shape_distance import ShapeQuery, ShapeTable, apply_feedback
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
@@ -84,29 +85,33 @@ def _key(candidate: MatchCandidate) -> tuple[int, bytes]:
 
 
 class _Pool:
-    """Rendered candidates with their shapes; ranked by the current query on demand."""
+    """Rendered candidates with their shapes and their distances to the pool's query (each
+    computed once, when it joins)."""
 
     def __init__(self, query: ShapeQuery) -> None:
         self.query = query
         self.items: list[tuple[MatchCandidate, SoundShape]] = []
+        self._distances: list[float] = []
         self._keys: set[tuple[int, bytes]] = set()
 
-    def add(self, candidate: MatchCandidate, shape: SoundShape) -> None:
-        key = _key(candidate)
-        if key not in self._keys:
-            self._keys.add(key)
-            self.items.append((candidate, shape))
+    def add(self, pairs: Sequence[tuple[MatchCandidate, SoundShape]]) -> None:
+        new = []
+        for candidate, shape in pairs:
+            key = _key(candidate)
+            if key not in self._keys:
+                self._keys.add(key)
+                new.append((candidate, shape))
+        if new:
+            self.items += new
+            self._distances += ShapeTable.of([s for _, s in new]).distances(self.query).tolist()
 
     def top(self, k: int) -> list[tuple[MatchCandidate, SoundShape]]:
-        if not self.items:
-            return []
-        distances = ShapeTable.of([s for _, s in self.items]).distances(self.query)
         chosen: list[tuple[MatchCandidate, SoundShape]] = []
-        for i in np.argsort(distances, kind="stable"):
+        for i in np.argsort(self._distances, kind="stable"):
             c, s = self.items[int(i)]
             if any(np.max(np.abs(c.params - o.params)) <= _SAME for o, _ in chosen):
                 continue
-            chosen.append((MatchCandidate(c.params, float(distances[i]), c.source, c.label,
+            chosen.append((MatchCandidate(c.params, self._distances[i], c.source, c.label,
                                           c.z, c.note), s))
             if len(chosen) == k:
                 break
@@ -177,8 +182,7 @@ class Imitator:
         query = query or ShapeQuery.of(target.shape)
         pool, notes = _Pool(query), []
         if again is not None:
-            for candidate, shape in again.rendered:
-                pool.add(candidate, shape)
+            pool.add(again.rendered)
         if self.shapes is None:
             notes.append("the sound index has no shapes: searching its spectral neighbours")
         order = self._index_order(target, query)
@@ -266,23 +270,15 @@ class Imitator:
                                                [c.note for c in group])
             for c, s in zip(group, shapes, strict=True):
                 self._memo[_key(c)] = s
-        for c in candidates:
-            pool.add(c, self._memo[_key(c)])
+        pool.add([(c, self._memo[_key(c)]) for c in candidates])
 
     def _deepen(self, pool: _Pool, rows: np.ndarray, target: ImitationTarget, until: float,
                 report: Callable[[str], None], should_stop: StopFlag) -> bool:
-        began, done, per_batch = time.perf_counter(), 0, 0.0
-        while done < len(rows):
-            if stop_requested(should_stop):
-                return True
-            if time.perf_counter() + per_batch > until:
-                break
-            batch = rows[done:done + _BATCH]
-            self._render_into(pool, self._index_candidates(batch, target))
-            done += len(batch)
-            per_batch = (time.perf_counter() - began) / -(-done // _BATCH)
+        def step(batch: slice) -> None:
+            self._render_into(pool, self._index_candidates(rows[batch], target))
             report("polish")
-        return False
+
+        return batches_until(len(rows), _BATCH, until, should_stop, step)
 
     def _polish(self, pool: _Pool, deadline: float, seed: int,
                 report: Callable[[str], None], should_stop: StopFlag) -> bool:
@@ -302,7 +298,7 @@ class Imitator:
             i = int(np.argmin(distances))
             candidate = MatchCandidate(rows[i].copy(), float(distances[i]), "polish", note=note)
             self._memo[_key(candidate)] = last["shapes"][i]
-            pool.add(candidate, last["shapes"][i])
+            pool.add([(candidate, last["shapes"][i])])
             report("polish")
 
         _, cancelled = polish([c.params for c, _ in best], score, deadline,

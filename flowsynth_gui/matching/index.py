@@ -34,11 +34,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -63,6 +64,7 @@ EMBEDDING = "mel-pca"  # principal axes of the linear mel magnitude
 RENDER_SEED = 0  # the noise seed of every index render (the explorer's NOISE_SEED)
 _CHUNK = 64  # renders per batch inside a shard
 _LEVELS = 65535  # parameter quantisation: uint16, 1.5e-5 steps
+T = TypeVar("T")
 
 
 class SoundIndexError(ValueError):
@@ -213,16 +215,23 @@ def build_index(root: str | os.PathLike[str], spec: IndexSpec, workers: int | No
     _check_or_write_manifest(folder, spec)
     (folder / "shards").mkdir(exist_ok=True)
     _fit_basis(folder, spec)
-    jobs = [(str(folder), spec, shard) for shard in range(spec.n_shards)]
+    run_jobs(_shard_job, [(str(folder), spec, shard) for shard in range(spec.n_shards)],
+             workers, progress)
+
+
+def run_jobs(job: Callable[[T], int], jobs: list[T], workers: int | None,
+             progress: Callable[[int], None] | None) -> None:
+    """``job`` over ``jobs`` in ``workers`` processes (here when 1); ``progress(n)`` with each
+    job's count as it finishes, in order."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
-        for job in jobs:
-            done = _shard_job(job)
+        counts: Iterable[int] = map(job, jobs)
+        for done in counts:
             if progress:
                 progress(done)
         return
     with ProcessPoolExecutor(workers) as pool:
-        for done in pool.map(_shard_job, jobs):
+        for done in pool.map(job, jobs):
             if progress:
                 progress(done)
 

@@ -10,20 +10,39 @@ and row it lands.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
 
-from flowsynth_gui.data.renders import NOISE_SEED
+from flowsynth_gui.data.renders import NOISE_SEED, StopFlag, stop_requested
 from flowsynth_gui.features.mel import mel_magnitude_batch
 from flowsynth_gui.features.shape import SoundShape, describe_shape
-from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, render_batch
+from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, RENDER_SECONDS, render_batch
 
-__all__ = ["Scorer"]
+__all__ = ["Scorer", "batches_until"]
 
 T = TypeVar("T")
+_SAMPLES = int(round(RENDER_SECONDS * DEFAULT_SAMPLE_RATE))  # what render_batch returns
+
+
+def batches_until(total: int, size: int, until: float, should_stop: StopFlag,
+                  step: Callable[[slice], None]) -> bool:
+    """``step`` over ``range(total)`` in slices of ``size`` until ``until``
+    (``time.perf_counter()``): a slice that would end past it, by the time slices took so
+    far, is not started. Returns cancelled (``should_stop``, checked before each slice)."""
+    began, done, per_slice = time.perf_counter(), 0, 0.0
+    while done < total:
+        if stop_requested(should_stop):
+            return True
+        if time.perf_counter() + per_slice > until:
+            break
+        step(slice(done, min(total, done + size)))
+        done = min(total, done + size)
+        per_slice = (time.perf_counter() - began) / -(-done // size)
+    return False
 
 
 class Scorer:
@@ -68,14 +87,11 @@ class Scorer:
         per_row = np.broadcast_to(np.asarray(notes, dtype=np.int64), (len(rows),))
 
         def run(span: np.ndarray) -> list[T]:
-            audio = np.empty((len(span), 0), np.float32)
+            audio = np.empty((len(span), _SAMPLES), np.float32)
             for note in dict.fromkeys(per_row[span].tolist()):
                 same = span[per_row[span] == note]
-                part = render_batch(rows[same], self.names, note=note,
-                                    seeds=[NOISE_SEED] * len(same), workers=1)
-                if audio.shape[1] == 0:
-                    audio = np.empty((len(span), part.shape[1]), np.float32)
-                audio[np.searchsorted(span, same)] = part
+                audio[np.searchsorted(span, same)] = render_batch(
+                    rows[same], self.names, note=note, seeds=[NOISE_SEED] * len(same), workers=1)
             return measure(audio)
 
         spans = np.array_split(np.arange(len(rows)), min(self.workers, len(rows)))

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +31,13 @@ from flowsynth_gui.features import shape as shape_features
 from flowsynth_gui.features.pitch import hz_to_midi
 from flowsynth_gui.features.shape import decode_contours, describe_shape, encode_contours
 from flowsynth_gui.fileio import atomic_path, atomic_write_text
-from flowsynth_gui.matching.index import RENDER_SEED, SoundIndex, SoundIndexError, load_index
+from flowsynth_gui.matching.index import (
+    RENDER_SEED,
+    SoundIndex,
+    SoundIndexError,
+    load_index,
+    run_jobs,
+)
 from flowsynth_gui.matching.shape_distance import ShapeTable
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, render_batch
 
@@ -119,17 +124,7 @@ def build_shapes(root: str | os.PathLike[str], rows: int = DEFAULT_SHAPE_ROWS,
     size = index.spec.shard_size
     jobs = [_Job(str(folder), s, s * size, min(rows, (s + 1) * size))
             for s in range(-(-rows // size))]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    if workers == 1:
-        finished = map(_run_job, jobs)
-        for done in finished:
-            if progress:
-                progress(done)
-        return spec
-    with ProcessPoolExecutor(workers) as pool:
-        for done in pool.map(_run_job, jobs):
-            if progress:
-                progress(done)
+    run_jobs(_run_job, jobs, workers, progress)
     return spec
 
 
