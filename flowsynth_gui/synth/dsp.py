@@ -18,12 +18,20 @@ __all__ = [
     "poly_blep",
     "poly_blamp",
     "morph_wave",
+    "morph_wave_lanes",
+    "wrap_distance",
+    "blep_at",
     "next_noise",
     "fast_exp2",
     "ms_to_coef",
 ]
 
-JIT = {"cache": True, "fastmath": True, "nogil": True}
+# error_model "numpy": a float division by zero gives inf instead of raising, so loops carry no
+# checks and stay vectorisable (no division here can meet a zero).
+JIT = {"cache": True, "fastmath": True, "nogil": True, "error_model": "numpy"}
+# Helpers of the batched kernels' inner loops are inlined in numba's IR: a call left in a loop
+# over voices keeps the compiler from turning that loop into SIMD lanes.
+INLINE = {**JIT, "inline": "always"}
 TWO_PI = 2.0 * math.pi
 
 
@@ -38,7 +46,7 @@ def fast_tanh(x: float) -> float:
     return x * (27.0 + x2) / (27.0 + 9.0 * x2)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def cubic_clip(x: float) -> float:
     """Cubic soft clipper: smooth, no division, saturates at +-1 beyond |x| = 1.5."""
     if x >= 1.5:
@@ -63,7 +71,7 @@ def note_to_hz(note: float) -> float:
     return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def fast_sin_cycle(t: float) -> float:
     """sin(2 pi t) for t in [0, 1): odd polynomial on a quarter wave (error < 1e-4)."""
     x = t - 0.5 if t < 0.75 else t - 1.0  # fold to [-0.5, 0.5)... then to a quarter wave
@@ -167,7 +175,7 @@ def morph_wave(t: float, dt: float, shape: float, width: float) -> float:
     return a + blend * (b - a)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def next_noise(x: np.uint64) -> tuple[np.uint64, float]:
     """xorshift64* step: (new generator state, white noise in [-1, 1)); state never 0."""
     x ^= x >> np.uint64(12)
@@ -177,7 +185,7 @@ def next_noise(x: np.uint64) -> tuple[np.uint64, float]:
     return x, float(y) * (2.0 / 9007199254740992.0) - 1.0
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def fast_exp2(x: float) -> float:
     """2**x for |x| <= 8 via (2**(x/16))**16: a short series, then four squarings (rel. err
     < 1e-6); used per sample where math's pow is too slow."""
@@ -195,3 +203,60 @@ def ms_to_coef(time_s: float, sample_rate: float) -> float:
     if time_s <= 0.0:
         return 0.0
     return math.exp(-1.0 / (time_s * sample_rate))
+
+
+# The same waves without branches, for the loops over voices (``voice_batch``): every candidate
+# is computed and a select keeps the one a voice's phase and shape call for, so all voices take
+# one path. The residuals are ``poly_blep``'s and ``poly_blamp``'s polynomials, written once for
+# the distance to the nearest wrap (they are odd, resp. even, about it).
+
+
+@njit(**INLINE)
+def wrap_distance(t: float, inverse_dt: float) -> float:
+    """Signed distance in samples from phase ``t`` to the nearest wrap (at 0 = 1)."""
+    return t * inverse_dt if t < 0.5 else (t - 1.0) * inverse_dt
+
+
+@njit(**INLINE)
+def blep_at(distance: float, narrow: bool) -> float:
+    """``poly_blep`` at a signed distance from the wrap; ``narrow`` is its dt >= 0.25 form."""
+    a = abs(distance)
+    a2 = a * a
+    b = 2.0 - a
+    b2 = b * b
+    wide = (-1.0 + a * (4.0 / 3.0) - a2 * a * (2.0 / 3.0) + a2 * a2 * 0.25 if a < 1.0 else
+            -b2 * b2 / 12.0 if a < 2.0 else 0.0)
+    c = 1.0 - a
+    thin = -c * c if a < 1.0 else 0.0
+    residual = thin if narrow else wide
+    return -residual if distance < 0.0 else residual
+
+
+@njit(**INLINE)
+def blamp_at(distance: float) -> float:
+    """``poly_blamp`` at a signed distance from the wrap."""
+    c = 1.0 - abs(distance)
+    return c * c * c / 3.0 if c > 0.0 else 0.0
+
+
+@njit(**INLINE)
+def morph_wave_lanes(t: float, dt: float, shape: float, width: float) -> float:
+    """``morph_wave`` as selects: all four waves, then the two the shape blends."""
+    inverse_dt = 1.0 / dt
+    narrow = dt >= 0.25
+    segment = 0.0 if shape < 1.0 else 1.0 if shape < 2.0 else 2.0
+    blend = shape - segment
+    half = t + 0.5
+    half = half - 1.0 if half >= 1.0 else half
+    triangle = 4.0 * abs(t - 0.5) - 1.0 + 4.0 * dt * (blamp_at(wrap_distance(half, inverse_dt))
+                                                        - blamp_at(wrap_distance(t, inverse_dt)))
+    rise = blep_at(wrap_distance(t, inverse_dt), narrow)
+    saw = 2.0 * t - 1.0 - rise
+    fall = t - width
+    fall = fall + 1.0 if fall < 0.0 else fall
+    pulse = ((1.0 if t < width else -1.0) + rise - blep_at(wrap_distance(fall, inverse_dt), narrow)
+             - (2.0 * width - 1.0))
+    sine = fast_sin_cycle(t)
+    a = sine if segment == 0.0 else triangle if segment == 1.0 else saw
+    b = triangle if segment == 0.0 else saw if segment == 1.0 else pulse
+    return a + blend * (b - a)

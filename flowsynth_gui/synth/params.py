@@ -190,7 +190,8 @@ def normalised_vector(params: Mapping[str, float] | None = None) -> np.ndarray:
 
 
 def native_vector(normalised: np.ndarray) -> np.ndarray:
-    """Full normalised vector (engine order) -> native units, as the DSP engine reads them."""
+    """Full normalised vector(s) in spec order (last axis) -> native units, as the engine reads
+    them."""
     specs = all_specs()
     lows = np.array([s.min for s in specs])
     highs = np.array([s.max for s in specs])

@@ -19,6 +19,13 @@ from numba import njit
 from flowsynth_gui.synth import params as param_specs
 from flowsynth_gui.synth.dsp import JIT, soft_clip
 from flowsynth_gui.synth.fx_kernel import P_CHR_WET, P_DRIVE, P_DWET, P_PWET, FxState, fx_process
+from flowsynth_gui.synth.voice_batch import (
+    LANES,
+    fold_lanes_to_mono,
+    lanes_process,
+    lanes_release,
+    lanes_start,
+)
 from flowsynth_gui.synth.voice_kernel import (
     ENGINE_ORDER,
     VOICE_STATE_SIZE,
@@ -44,6 +51,10 @@ REFERENCE_NOTE = 60  # the pitch every dataset sound (and so every model's input
 NOTE_SECONDS = 3.0  # note held, then released (paper's protocol)
 RENDER_SECONDS = 4.0
 _MIN_RATE, _MAX_RATE = 8000, 192000
+# A group of voices costs LANES voices whatever its size (a short group is padded); a voice in
+# a group costs ~0.65 of one rendered alone (benchmarks/bench_render.py), so groups of fewer
+# than ~0.65 x LANES rows render one by one.
+MIN_LANE_GROUP = 11
 
 
 def _engine_permutation() -> np.ndarray:
@@ -103,6 +114,14 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.fx: dict[float, FxState] = {}
+        self.buses: tuple[np.ndarray, ...] = ()
+
+    def lane_buses(self, n_samples: int) -> tuple[np.ndarray, ...]:
+        """(frames x LANES) left and right buses, and one voice's left and right for effects."""
+        if not self.buses or self.buses[2].shape[0] != n_samples:
+            self.buses = (np.empty(n_samples * LANES), np.empty(n_samples * LANES),
+                          np.empty(n_samples), np.empty(n_samples))
+        return self.buses
 
     def fx_state(self, sample_rate: float) -> FxState:
         if sample_rate not in self.fx:
@@ -127,10 +146,42 @@ def _render_native(native: np.ndarray, note: int, velocity: int, n_samples: int,
     voice_release(voice)
     voice_process(native, native, voice, rng, left, right, gate, n_samples, sr, False)
     if _fx_active(native):
-        fx = _WORKSPACE.fx_state(sr)
-        fx_process(native, native, fx.state, fx.chorus, fx.delay, fx.plate, fx.plate_lines,
-                   fx.plate_delays, fx.scratch, left, right, 0, n_samples, sr, False)
+        _apply_fx(native, left, right, sr)
     fold_to_mono(left, right, out)
+
+
+def _apply_fx(native: np.ndarray, left: np.ndarray, right: np.ndarray, sr: float) -> None:
+    fx = _WORKSPACE.fx_state(sr)
+    fx_process(native, native, fx.state, fx.chorus, fx.delay, fx.plate, fx.plate_lines,
+               fx.plate_delays, fx.scratch, left, right, 0, left.shape[0], sr, False)
+
+
+def _render_lanes(natives: np.ndarray, note: int, velocity: int, n_samples: int,
+                  gate_samples: int, sample_rate: int, seeds: Sequence[int],
+                  out: np.ndarray) -> None:
+    """``_render_native`` of up to LANES voices at once (same note, gate and rate)."""
+    count = len(natives)
+    params = np.empty((LANES, natives.shape[1]))
+    params[:count] = natives
+    params[count:] = natives[-1]  # padding voices: rendered, never read
+    seeds = list(seeds) + [seeds[-1]] * (LANES - count)
+    noise = np.concatenate([_seed_state(seed) for seed in seeds])
+    states = np.empty(VOICE_STATE_SIZE * LANES)
+    left, right, one_left, one_right = _WORKSPACE.lane_buses(n_samples)
+    sr = float(sample_rate)
+    gate = min(gate_samples, n_samples)
+    lanes_start(params, states, float(note), float(velocity))
+    lanes_process(params, states, noise, left, right, 0, gate, sr)
+    lanes_release(states)
+    lanes_process(params, states, noise, left, right, gate, n_samples, sr)
+    for lane in range(count):
+        if _fx_active(natives[lane]):
+            one_left[:] = left[lane::LANES]
+            one_right[:] = right[lane::LANES]
+            _apply_fx(natives[lane], one_left, one_right, sr)
+            left[lane::LANES] = one_left
+            right[lane::LANES] = one_right
+    fold_lanes_to_mono(left, right, out)
 
 
 def render_vector(normalised: np.ndarray, note: int = 60, velocity: int = 100,
@@ -165,7 +216,9 @@ def render_batch(values: np.ndarray, names: Sequence[str], note: int = 60, veloc
                  note_seconds: float = NOTE_SECONDS) -> np.ndarray:
     """Render N sounds from an (N, len(names)) array of normalised values -> (N, samples).
 
-    The compiled kernels release the GIL, so ``workers`` threads render in parallel.
+    Voices are rendered LANES at a time, side by side in the vector units (``voice_batch``),
+    each exactly as ``render`` would; the compiled kernels release the GIL, so ``workers``
+    threads render groups in parallel.
     """
     values = np.asarray(values, dtype=np.float64)
     names = tuple(names)
@@ -180,19 +233,30 @@ def render_batch(values: np.ndarray, names: Sequence[str], note: int = 60, veloc
     n_samples = int(round(duration * sample_rate))
     gate = int(round(note_seconds * sample_rate))
     out = np.empty((len(values), n_samples), dtype=np.float32)
-    base = param_specs.default_vector()
+    vectors = np.repeat(param_specs.default_vector()[None], len(values), axis=0)
+    vectors[:, columns] = values
+    natives = param_specs.native_vector(vectors)[:, _ENGINE_PERMUTATION]  # row by row
 
-    def render_row(i: int) -> None:
-        vector = base.copy()
-        vector[columns] = values[i]
-        _render_native(engine_native(vector), note, velocity, n_samples, gate, sample_rate,
-                       seeds[i], out[i])
+    def render_rows(rows: range) -> None:
+        if len(rows) >= MIN_LANE_GROUP:
+            _render_lanes(natives[rows.start:rows.stop], note, velocity, n_samples, gate,
+                          sample_rate, seeds[rows.start:rows.stop], out[rows.start:rows.stop])
+            return
+        for i in rows:
+            # a fresh (aligned) row, as ``render`` passes: the compiled loops may take another
+            # path for a misaligned one, and bit-identity with ``render`` is promised
+            _render_native(natives[i].copy(), note, velocity, n_samples, gate, sample_rate,
+                           seeds[i], out[i])
 
-    workers = workers or min(len(values), os.cpu_count() or 1)
+    groups = [range(first, min(first + LANES, len(values)))
+              for first in range(0, len(values), LANES)]
+    tasks = [rows for rows in groups if len(rows) >= MIN_LANE_GROUP]
+    tasks += [range(i, i + 1) for rows in groups if len(rows) < MIN_LANE_GROUP for i in rows]
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
     if workers <= 1:
-        for i in range(len(values)):
-            render_row(i)
+        for rows in tasks:
+            render_rows(rows)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(render_row, range(len(values))))
+            list(pool.map(render_rows, tasks))
     return out
