@@ -36,14 +36,14 @@ import torch
 from flowsynth_gui.data.dataset import DatasetSpec, LoadedDataset, build_dataset, load_dataset
 from flowsynth_gui.data.renders import render_log_mels, render_presets
 from flowsynth_gui.explorer import Explorer, MacroSettings
-from flowsynth_gui.explorer.semantic import (
+from flowsynth_gui.features.mel import mel_magnitude
+from flowsynth_gui.features.metrics import spectral_convergence
+from flowsynth_gui.latent.sliders import (
     SLIDER_RANGE,
     slider_rank_correlations,
     sweep_slider,
     tag_rules_of,
 )
-from flowsynth_gui.features.mel import mel_magnitude
-from flowsynth_gui.features.metrics import spectral_convergence
 from flowsynth_gui.models import load_checkpoint
 from flowsynth_gui.paths import CHECKPOINTS_DIR
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE as SR

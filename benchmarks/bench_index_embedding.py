@@ -93,7 +93,7 @@ def main() -> None:
 
         embeddings[name] = (embedding, query)
     if args.model_z:
-        from flowsynth_gui.explorer.codec import LatentCodec
+        from flowsynth_gui.latent.codec import LatentCodec
         from flowsynth_gui.models import load_checkpoint
 
         codec = LatentCodec(load_checkpoint(SHIPPED))

@@ -210,7 +210,7 @@ def main() -> None:
                          settings=EngineSettings(previous=0), posterior=posterior)
     index_z = None
     if args.z_size:
-        from flowsynth_gui.explorer.codec import LatentCodec
+        from flowsynth_gui.latent.codec import LatentCodec
         codec, size = LatentCodec(matcher.checkpoint), min(args.z_size, len(index))
         index_z = np.concatenate([codec.encode_presets(
             index.params(np.arange(s, min(s + 2000, size))), args.workers)

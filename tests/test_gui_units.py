@@ -13,11 +13,11 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from test_gui_support import H2P_DIR, make_tiny_model
 
 from flowsynth_gui.explorer.neighbourhood import blend_presets
-from flowsynth_gui.explorer.semantic import suggest_tags
 from flowsynth_gui.gui.drops import classify
 from flowsynth_gui.gui.qt_fixes import emit_steals_true, shield_singletons
 from flowsynth_gui.gui.state import ParamInfo
 from flowsynth_gui.gui.workers import Lane
+from flowsynth_gui.latent.sliders import suggest_tags
 from flowsynth_gui.presets.files import export_fspreset, read_preset_file
 from flowsynth_gui.synth.params import spec_by_name
 

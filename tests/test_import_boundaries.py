@@ -27,3 +27,26 @@ def test_the_core_never_imports_the_gui() -> None:
                                                      if m.startswith(GUI_ONLY))
                  for p in core}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+# Each package may import only from the packages below it: the app on top, then the explorer,
+# then training, matching and evaluation, then the latent space and everything under it.
+ABOVE = {
+    "training": ("flowsynth_gui.explorer", "flowsynth_gui.gui"),
+    "latent": ("flowsynth_gui.explorer", "flowsynth_gui.training", "flowsynth_gui.matching",
+               "flowsynth_gui.gui"),
+    "synth": ("flowsynth_gui.models", "flowsynth_gui.latent", "flowsynth_gui.explorer",
+              "flowsynth_gui.training", "flowsynth_gui.matching", "flowsynth_gui.gui"),
+}
+
+
+def test_packages_import_only_downwards() -> None:
+    offenders = {}
+    for package, forbidden in ABOVE.items():
+        files = list((PACKAGE / package).rglob("*.py"))
+        assert files, package
+        for path in files:
+            bad = sorted(m for m in _imports(path) if m.startswith(forbidden))
+            if bad:
+                offenders[str(path.relative_to(PACKAGE))] = bad
+    assert offenders == {}

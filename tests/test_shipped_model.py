@@ -9,17 +9,17 @@ import pytest
 
 from flowsynth_gui.cli import DEFAULT_MODEL
 from flowsynth_gui.data.dataset import sample_parameters
-from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.semantic import (
+from flowsynth_gui.features.mel import mel_magnitude
+from flowsynth_gui.features.metrics import spectral_convergence
+from flowsynth_gui.inference.analysis import analyse_audio
+from flowsynth_gui.inference.match import Matcher
+from flowsynth_gui.latent.codec import LatentCodec
+from flowsynth_gui.latent.sliders import (
     semantic_sliders,
     slider_rank_correlations,
     sweep_slider,
     tag_rules_of,
 )
-from flowsynth_gui.features.mel import mel_magnitude
-from flowsynth_gui.features.metrics import spectral_convergence
-from flowsynth_gui.inference.analysis import analyse_audio
-from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.models import load_checkpoint
 from flowsynth_gui.synth import param_set
 from flowsynth_gui.synth.params import spec_version

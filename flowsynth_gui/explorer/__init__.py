@@ -1,13 +1,11 @@
 """The explorer core: a trained model's latent space made playable (DESIGN.md section 7).
 
-:class:`Explorer` (``session.py``) is the one object the app owns; the modules behind it:
+:class:`Explorer` (``explorer.py``) is the one object the app owns; it reads the model through
+:mod:`flowsynth_gui.latent` (the codec and the semantic sliders, shared with training); the
+modules behind it:
 
-- :mod:`.codec` — :class:`LatentCodec`: audio → z, z ↔ parameters in NumPy (fast path for
-  single rows).
 - :mod:`.macros` — latent dimensions ranked by how much they move the audio, as knobs, cached
   per model.
-- :mod:`.semantic` — Flow_dis's tagged dimensions as sliders ("Dark ↔ Bright"), and the tag
-  scores they should move.
 - :mod:`.preset_map` and :mod:`.map_sources` — the 2-D map of presets (latent dimensions or
   PCA) and how datasets, sounds and presets are placed on it.
 - :mod:`.neighbourhood` — neighbours at a radius; latent vs straight-parameter interpolation.
@@ -18,7 +16,6 @@ GUI-free: no Qt, no sounddevice, no training code.
 """
 
 from flowsynth_gui.data.renders import StopFlag
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.explorer import Explorer, PresetLike
 from flowsynth_gui.explorer.history import History, HistoryEntry
 from flowsynth_gui.explorer.macros import (
@@ -39,7 +36,8 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import MapAxes, MapPoint, PresetMap, labels_from_tags
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.semantic import SLIDER_RANGE, SemanticSlider, tag_scores
+from flowsynth_gui.latent.codec import LatentCodec
+from flowsynth_gui.latent.sliders import SLIDER_RANGE, SemanticSlider, tag_scores
 
 __all__ = [
     "KNOB_RANGE",

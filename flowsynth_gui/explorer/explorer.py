@@ -33,7 +33,6 @@ import numpy as np
 
 from flowsynth_gui.data.dataset import LoadedDataset
 from flowsynth_gui.data.renders import StopFlag
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.history import History, HistoryEntry
 from flowsynth_gui.explorer.macros import Macro, MacroCache, MacroSettings
 from flowsynth_gui.explorer.map_sources import (
@@ -50,9 +49,10 @@ from flowsynth_gui.explorer.neighbourhood import (
 )
 from flowsynth_gui.explorer.preset_map import PresetMap
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
-from flowsynth_gui.explorer.semantic import SemanticSlider, semantic_sliders
 from flowsynth_gui.inference.analysis import ImitationTarget, MatchTarget, analyse_audio
 from flowsynth_gui.inference.match import REFERENCE_NOTE, Matcher
+from flowsynth_gui.latent.codec import LatentCodec
+from flowsynth_gui.latent.sliders import SemanticSlider, semantic_sliders
 from flowsynth_gui.matching.engine import (
     DEFAULT_BUDGET,
     MatchCandidate,

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from flowsynth_gui.data.renders import StopFlag, render_log_mels, stop_requested
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.fileio import atomic_write_text
+from flowsynth_gui.latent.codec import LatentCodec
 from flowsynth_gui.synth.symmetry import inert_mask
 
 __all__ = [

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from flowsynth_gui.data.dataset import LoadedDataset
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.explorer.preset_map import MapPoint, labels_from_tags
+from flowsynth_gui.latent.codec import LatentCodec
 from flowsynth_gui.presets.h2p import H2pPreset
 from flowsynth_gui.presets.library import Preset
 from flowsynth_gui.synth import params as param_specs

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowsynth_gui.explorer.codec import LatentCodec
+from flowsynth_gui.latent.codec import LatentCodec
 from flowsynth_gui.synth.params import spec_by_name
 
 __all__ = ["Interpolation", "LatentPreset", "blend_presets", "interpolate", "sample_neighbours"]

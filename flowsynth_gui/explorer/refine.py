@@ -26,8 +26,8 @@ with warnings.catch_warnings():  # pycma warns that matplotlib (its plots) is ab
     import cma
 
 from flowsynth_gui.data.renders import StopFlag, render_mels, stop_requested
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.features.metrics import spectral_convergence
+from flowsynth_gui.latent.codec import LatentCodec
 
 __all__ = ["Candidate", "RefineProgress", "RefineResult", "refine_match"]
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 import numpy as np
 
 from flowsynth_gui.data.renders import StopFlag, render_presets, stop_requested
-from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.semantic import tag_rules_of
 from flowsynth_gui.features.descriptors import compute_descriptors_batch
 from flowsynth_gui.features.tags import labels_to_tags
+from flowsynth_gui.latent.codec import LatentCodec
+from flowsynth_gui.latent.sliders import tag_rules_of
 from flowsynth_gui.presets.library import Preset
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QStandardPaths, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from flowsynth_gui.fileio import describe_os_error
 from flowsynth_gui.gui.audio_control import AudioControl
@@ -60,7 +59,7 @@ from flowsynth_gui.gui.state import (
     SoundState,
 )
 from flowsynth_gui.gui.workers import Lane, run_job
-from flowsynth_gui.paths import DEFAULT_MODEL
+from flowsynth_gui.paths import DEFAULT_MODEL, cache_dir
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
@@ -344,8 +343,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def _cache_folder(self) -> str:
         if self.options.cache_folder:
             return self.options.cache_folder
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-        return os.path.join(base or os.path.expanduser("~/.cache/flowsynth"), "macros")
+        return str(cache_dir() / "macros")
 
     # --- publishing the current sound -------------------------------------------------------
 
@@ -381,7 +379,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         if continuous and previous is not None and (edited or base not in self._tags_by_name):
             tags = previous.tags  # mid-gesture: the tags are suggested when it ends
         elif edited or base not in self._tags_by_name:
-            from flowsynth_gui.explorer.semantic import suggest_tags
+            from flowsynth_gui.latent.sliders import suggest_tags
 
             pairs = [(s.negative, s.positive) for s in self.model_info.sliders]
             tags = tuple(suggest_tags(pairs, semantic))

@@ -7,13 +7,11 @@ Presets import lazily, on workers (see ``gui/imports.py``).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QStandardPaths
-
 from flowsynth_gui.gui.state import LibraryListing
+from flowsynth_gui.paths import data_dir
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
@@ -42,8 +40,7 @@ class PresetsMixin:
         folder = self.options.library_folder or self.settings.get("library/folder")
         if folder:
             return folder
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        return os.path.join(base or os.path.expanduser("~/.local/share/FlowSynth"), "presets")
+        return str(data_dir() / "presets")
 
     def _place_library(self, ex: Explorer) -> None:
         library = self.library()

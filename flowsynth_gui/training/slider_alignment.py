@@ -48,15 +48,15 @@ import torch
 from torch import Tensor, nn
 
 from flowsynth_gui.data.dataset import LoadedDataset, load_dataset
-from flowsynth_gui.explorer.codec import LatentCodec
-from flowsynth_gui.explorer.semantic import (
+from flowsynth_gui.features.descriptors import DESCRIPTOR_NAMES
+from flowsynth_gui.features.tags import TAG_PAIRS, TagRules
+from flowsynth_gui.latent.codec import LatentCodec
+from flowsynth_gui.latent.sliders import (
     SLIDER_RANGE,
     SliderSweep,
     slider_rank_correlations,
     sweep_slider,
 )
-from flowsynth_gui.features.descriptors import DESCRIPTOR_NAMES
-from flowsynth_gui.features.tags import TAG_PAIRS, TagRules
 from flowsynth_gui.models import load_checkpoint, save_checkpoint
 from flowsynth_gui.models.checkpoint import LoadedCheckpoint
 from flowsynth_gui.models.flow_models import FlowDis

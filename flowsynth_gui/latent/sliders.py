@@ -24,9 +24,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from flowsynth_gui.data.renders import render_presets
-from flowsynth_gui.explorer.codec import LatentCodec
 from flowsynth_gui.features.descriptors import compute_descriptors_batch
 from flowsynth_gui.features.tags import SILENT_DB, TagRules
+from flowsynth_gui.latent.codec import LatentCodec
 from flowsynth_gui.synth.render import DEFAULT_SAMPLE_RATE, REFERENCE_NOTE
 
 __all__ = ["SLIDER_RANGE", "TAG_THRESHOLD", "SemanticSlider", "SliderSweep", "semantic_sliders",
