@@ -8,6 +8,7 @@ import subprocess
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from index_support import built_index  # noqa: E402
 
 JACK_HINT = "start `jackd --no-realtime -d dummy -r 48000 -p 256` (as .ci/run does)"
 
@@ -77,3 +78,18 @@ def window(qtbot, tmp_path, tiny_model):  # noqa: ANN001, ANN201
                       make_options(tmp_path, tiny_model))
     yield win
     win.close()
+
+
+def _index_fixture(name: str, n_params: int, with_shapes: bool):
+    """A session fixture ``name``: the tiny index of ``n_params`` (``index_support``)."""
+    @pytest.fixture(scope="session", name=name)
+    def fixture(tmp_path_factory):
+        return built_index(tmp_path_factory, n_params, with_shapes)
+    return fixture
+
+
+# 16 parameters: the tiny model of the GUI tests; 32: the shipped model's set.
+index_16 = _index_fixture("index_16", 16, with_shapes=False)
+index_16_with_shapes = _index_fixture("index_16_with_shapes", 16, with_shapes=True)
+index_32 = _index_fixture("index_32", 32, with_shapes=False)
+index_32_with_shapes = _index_fixture("index_32_with_shapes", 32, with_shapes=True)

@@ -16,20 +16,8 @@ from test_gui_support import (
 
 from flowsynth_gui.features.audio_io import write_wav
 from flowsynth_gui.gui.settings import Settings
-from flowsynth_gui.matching.index import IndexSpec, build_index
-from flowsynth_gui.matching.shape_index import build_shapes
 
 SR = 22050
-
-
-@pytest.fixture(scope="module")
-def index_with_shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 16-parameter index (the tiny model's set) with the shapes of all its sounds."""
-    root = tmp_path_factory.mktemp("index") / "p16"
-    build_index(root, IndexSpec(param_set=16, size=40, shard_size=20, basis_sounds=20,
-                                components=8), workers=1)
-    build_shapes(root, rows=40, workers=1)
-    return root
 
 
 def _hum(seconds: float = 1.2, hz: float = 165.0) -> np.ndarray:
@@ -39,9 +27,9 @@ def _hum(seconds: float = 1.2, hz: float = 165.0) -> np.ndarray:
 
 
 def test_a_hum_is_matched_by_shape_and_feedback_reranks_it(
-        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:
+        qtbot, tmp_path: Path, tiny_model: Path, index_16_with_shapes: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
-                      make_options(tmp_path, tiny_model, index_path=str(index_with_shapes)))
+                      make_options(tmp_path, tiny_model, index_path=str(index_16_with_shapes)))
     session, panel = win.session, win.matching
     panel.budget.setValue(0.5)
     reports = []
@@ -81,9 +69,9 @@ def test_a_hum_is_matched_by_shape_and_feedback_reranks_it(
 
 
 def test_recordings_follow_the_imitation_switch_and_a_breath_is_no_note(
-        qtbot, tmp_path: Path, tiny_model: Path, index_with_shapes: Path) -> None:
+        qtbot, tmp_path: Path, tiny_model: Path, index_16_with_shapes: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
-                      make_options(tmp_path, tiny_model, index_path=str(index_with_shapes)))
+                      make_options(tmp_path, tiny_model, index_path=str(index_16_with_shapes)))
     session, panel = win.session, win.matching
     assert panel.imitation.isChecked()  # on by default for recordings
     reports = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -20,7 +19,6 @@ from flowsynth_gui.audio import NoSignalError
 from flowsynth_gui.features.audio_io import write_wav
 from flowsynth_gui.gui.main_window import MainWindow
 from flowsynth_gui.gui.settings import Settings
-from flowsynth_gui.matching.index import IndexSpec, build_index
 from flowsynth_gui.synth.render import render
 
 
@@ -39,19 +37,10 @@ def drop_file(win: MainWindow, path: Path) -> None:
     QApplication.sendEvent(win, drop)
 
 
-@pytest.fixture(scope="module")
-def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 16-parameter sound index for the tiny model (the shipped one is for 32)."""
-    root = tmp_path_factory.mktemp("index") / "p16"
-    build_index(root, IndexSpec(param_set=16, size=40, shard_size=20, basis_sounds=20,
-                                components=8), workers=1)
-    return root
-
-
 def test_dropping_a_wav_lists_candidates_then_improves_them(
-        qtbot, tmp_path: Path, tiny_model: Path, tiny_index: Path) -> None:
+        qtbot, tmp_path: Path, tiny_model: Path, index_16: Path) -> None:
     win = open_window(qtbot, Settings.from_file(tmp_path / "settings.ini"),
-                      make_options(tmp_path, tiny_model, index_path=str(tiny_index)))
+                      make_options(tmp_path, tiny_model, index_path=str(index_16)))
     session, panel = win.session, win.matching
     win.matching.budget.setValue(1.0)
     wav = write_wav(tmp_path / "imitation.wav", render({"VCF1: Frequency": 0.7}, note=57),

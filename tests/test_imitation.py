@@ -14,9 +14,8 @@ from flowsynth_gui.cli import main as cli_main
 from flowsynth_gui.features.audio_io import AudioFileError, write_wav
 from flowsynth_gui.features.shape import FEATURES, POINTS, SoundShape, describe_shape
 from flowsynth_gui.inference.analysis import analyse_imitation
-from flowsynth_gui.matching import IndexSpec, MatchEngine, load_index
+from flowsynth_gui.matching import MatchEngine, load_index
 from flowsynth_gui.matching.imitation import Imitator
-from flowsynth_gui.matching.index import build_index
 from flowsynth_gui.matching.shape_distance import (
     ShapeQuery,
     ShapeTable,
@@ -29,7 +28,6 @@ from flowsynth_gui.synth.render import render_batch
 
 SR = 22050
 NAMES = param_set(32)
-TINY = IndexSpec(param_set=32, size=40, shard_size=16, basis_sounds=24, components=8, seed=11)
 RNG = np.random.default_rng(0)
 
 
@@ -43,14 +41,6 @@ def _stretch(x: np.ndarray, factor: float) -> np.ndarray:
     """The same sound ``factor`` times as long (its envelope slowed, its pitch kept)."""
     n = int(len(x) * factor)
     return np.interp(np.arange(n) / factor, np.arange(len(x)), x)
-
-
-@pytest.fixture(scope="module")
-def index_with_shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("imitation") / "tiny"
-    build_index(root, TINY, workers=1)
-    build_shapes(root, rows=40, workers=1)
-    return root
 
 
 # --- shape features ---------------------------------------------------------------------------
@@ -121,15 +111,16 @@ def test_feedback_moves_the_query_and_the_weights_the_right_way() -> None:
 
 # --- index shapes and the search ----------------------------------------------------------------
 
-def test_index_shapes_resume_and_are_refused_for_another_index(index_with_shapes: Path,
+def test_index_shapes_resume_and_are_refused_for_another_index(index_32_with_shapes: Path,
                                                                tmp_path: Path) -> None:
-    table, warning = load_shapes(load_index(index_with_shapes))
-    assert warning is None and len(table) == 40 and np.isfinite(table.seconds).all()
+    index = load_index(index_32_with_shapes)
+    table, warning = load_shapes(index)
+    assert warning is None and len(table) == len(index) and np.isfinite(table.seconds).all()
     copy = tmp_path / "copy"
-    shutil.copytree(index_with_shapes, copy)
+    shutil.copytree(index_32_with_shapes, copy)
     (copy / "shapes" / "00001.npz").unlink()  # interrupted
     assert "incomplete" in load_shapes(load_index(copy))[1]
-    build_shapes(copy, rows=40, workers=2)
+    build_shapes(copy, rows=len(index), workers=2)
     assert np.array_equal(load_shapes(load_index(copy))[0].contours, table.contours)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["seed"] = 12  # now another index's manifest
@@ -137,8 +128,8 @@ def test_index_shapes_resume_and_are_refused_for_another_index(index_with_shapes
     assert "another index" in load_shapes(load_index(copy))[1]
 
 
-def test_an_index_sound_imitated_by_itself_comes_back_first(index_with_shapes: Path) -> None:
-    index = load_index(index_with_shapes)
+def test_an_index_sound_imitated_by_itself_comes_back_first(index_32_with_shapes: Path) -> None:
+    index = load_index(index_32_with_shapes)
     shapes, _ = load_shapes(index)
     engine = MatchEngine(NAMES, index=index, workers=2)
     imitator = Imitator(engine, shapes)
@@ -149,7 +140,7 @@ def test_an_index_sound_imitated_by_itself_comes_back_first(index_with_shapes: P
     assert first.best.label == f"index #{row}" and first.best.distance < 1e-3
     assert first.renders > 0 and len(first.shapes) == len(first.candidates)
     # Feedback: a new query; every shape rendered before is ranked again, not rendered again
-    # (40 index sounds, no other source: at most 40 renders over both searches).
+    # (the index's sounds, no other source: at most one render each over both searches).
     query = imitator.feedback(first, closer=[1], further=[3])
     again = imitator.imitate(target, query=query, again=first, budget=0, top=4)
     assert again.query is query and first.renders + again.renders <= len(index)
@@ -160,8 +151,8 @@ def test_an_index_sound_imitated_by_itself_comes_back_first(index_with_shapes: P
 
 
 def test_without_index_shapes_the_search_falls_back_to_spectral_neighbours(
-        index_with_shapes: Path) -> None:
-    index = load_index(index_with_shapes)
+        index_32_with_shapes: Path) -> None:
+    index = load_index(index_32_with_shapes)
     engine = MatchEngine(NAMES, index=index, workers=1)
     voice = (_tone(1.0, 180) * np.hanning(SR)).astype(np.float32)
     outcome = Imitator(engine, None).imitate(analyse_imitation(voice, SR), budget=0, top=3)
@@ -187,7 +178,7 @@ def test_inputs_that_are_short_long_breathy_clipped_or_late_are_imitations() -> 
         analyse_imitation(np.full(SR, np.nan, np.float32), SR)
 
 
-def test_cli_imitation_round_trip(index_with_shapes: Path, tmp_path: Path,
+def test_cli_imitation_round_trip(index_32_with_shapes: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     hum = tmp_path / "hum.wav"
     write_wav(hum, (0.4 * _tone(1.5, 147) * np.hanning(int(1.5 * SR))).astype(np.float32), SR)
@@ -199,7 +190,7 @@ def test_cli_imitation_round_trip(index_with_shapes: Path, tmp_path: Path,
     out = tmp_path / "found"
     out.mkdir()
     code = cli_main(["match", "--imitation", str(hum), str(dat), str(silent), "--index",
-                     str(index_with_shapes), "--budget", "0.3", "--out", str(out)])
+                     str(index_32_with_shapes), "--budget", "0.3", "--out", str(out)])
     printed = capsys.readouterr()
     assert code == 1 and "silent.wav: cannot match" in printed.err  # the others still matched
     for stem in ("hum", "dat"):
@@ -209,14 +200,14 @@ def test_cli_imitation_round_trip(index_with_shapes: Path, tmp_path: Path,
     assert "hum.wav: note 50, shape distance" in printed.out  # D3 = MIDI 50
 
 
-def test_a_full_shape_memo_keeps_what_the_search_needs(index_with_shapes: Path,
+def test_a_full_shape_memo_keeps_what_the_search_needs(index_32_with_shapes: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """After the memo of rendered shapes overflows, a search after feedback still finds the
     shapes of the candidates it ranks again (a KeyError once)."""
     import flowsynth_gui.matching.imitation as imitation
 
     monkeypatch.setattr(imitation, "_MEMO", 30)
-    index = load_index(index_with_shapes)
+    index = load_index(index_32_with_shapes)
     engine = MatchEngine(NAMES, index=index, workers=1)
     imitator = Imitator(engine, load_shapes(index)[0])
     audio = render_batch(index.params([3]), NAMES, note=60, seeds=[0], workers=1)[0]

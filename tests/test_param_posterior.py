@@ -28,20 +28,12 @@ from flowsynth_gui.synth.render import render_batch
 from flowsynth_gui.synth.symmetry import canonical, inert_mask
 
 NAMES = param_set(32)
-TINY = IndexSpec(param_set=32, size=120, shard_size=60, basis_sounds=24, components=8, seed=3)
 
 
 @pytest.fixture(scope="module")
-def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("index") / "p32"
-    build_index(root, TINY, workers=1)
-    return root
-
-
-@pytest.fixture(scope="module")
-def tiny_posterior(tiny_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_posterior(index_32: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("posterior") / "post.pt"
-    assert cli_main(["train", "--model", "param_posterior", "--data", str(tiny_index),
+    assert cli_main(["train", "--model", "param_posterior", "--data", str(index_32),
                      "--out", str(out), "--config", "tiny"]) == 0
     return out
 
@@ -124,8 +116,8 @@ def test_save_load_round_trip_and_refusals(tmp_path: Path) -> None:
 
 
 def test_trainer_resumes_and_the_checkpoint_fits_its_index(
-        tiny_index: Path, tiny_posterior: Path, tmp_path: Path) -> None:
-    index = load_index(tiny_index)
+        index_32: Path, tiny_posterior: Path, tmp_path: Path) -> None:
+    index = load_index(index_32)
     posterior, why = open_posterior(tiny_posterior, NAMES, index)
     assert why is None and posterior is not None
     assert {NAMES.index(n) for n in ("OSC: FM", "OSC: Shape2", "OSC: Tune2",
@@ -134,7 +126,7 @@ def test_trainer_resumes_and_the_checkpoint_fits_its_index(
     assert training["train_sounds"] + training["valid_sounds"] == len(index)
     # A second run with more epochs resumes from the saved state instead of starting over.
     out = tmp_path / "more.pt"
-    args = ["train", "--model", "param_posterior", "--data", str(tiny_index), "--out",
+    args = ["train", "--model", "param_posterior", "--data", str(index_32), "--out",
             str(out), "--config", "tiny"]
     assert cli_main(args + ["--epochs", "1"]) == 0
     assert cli_main(args + ["--epochs", "2"]) == 0
@@ -149,8 +141,8 @@ def test_trainer_resumes_and_the_checkpoint_fits_its_index(
 
 
 def test_engine_proposes_from_the_posterior_only_when_it_has_one(
-        tiny_index: Path, tiny_posterior: Path) -> None:
-    index = load_index(tiny_index)
+        index_32: Path, tiny_posterior: Path) -> None:
+    index = load_index(index_32)
     posterior, _ = open_posterior(tiny_posterior, NAMES, index)
     target = analyse_audio(render_batch(np.full((1, 32), 0.4), NAMES, 60)[0], 22050)
     with_flow = MatchEngine(NAMES, index=index, posterior=posterior, workers=1)
@@ -165,11 +157,11 @@ def test_engine_proposes_from_the_posterior_only_when_it_has_one(
         MatchEngine(NAMES, posterior=posterior)
 
 
-def test_cli_match_uses_a_given_posterior(tiny_index: Path, tiny_posterior: Path,
+def test_cli_match_uses_a_given_posterior(index_32: Path, tiny_posterior: Path,
                                           tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     wav = write_wav(tmp_path / "in.wav", render_batch(np.full((1, 32), 0.5), NAMES, 60)[0],
                     22050)
-    assert cli_main(["match", str(wav), "--index", str(tiny_index), "--posterior",
+    assert cli_main(["match", str(wav), "--index", str(index_32), "--posterior",
                      str(tiny_posterior), "--budget", "0", "--out",
                      str(tmp_path / "m.json")]) == 0
     assert "parameter posterior" not in capsys.readouterr().out  # loaded: no fallback note
@@ -195,10 +187,10 @@ def test_canonical_presets_sound_exactly_like_the_originals() -> None:
     assert not inert_mask(full, names64)[:, names64.index("OSC: Tune2")].any()
 
 
-def test_the_trainer_can_keep_the_presets_as_they_are(tiny_index: Path) -> None:
+def test_the_trainer_can_keep_the_presets_as_they_are(index_32: Path) -> None:
     from flowsynth_gui.training.posterior_trainer import PosteriorSettings, _split
 
-    index = load_index(tiny_index)
+    index = load_index(index_32)
     fm = NAMES.index("OSC: FM")
     raw = _split(index, PosteriorSettings(valid_sounds=20, canonical=False))[0][0]
     made = _split(index, PosteriorSettings(valid_sounds=20))[0][0]
