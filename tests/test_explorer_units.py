@@ -69,7 +69,7 @@ def test_pca_axes_lift_and_project_are_consistent() -> None:
     z = pm.lift(1.5, -0.5, base)
     np.testing.assert_allclose(pm.project(z), [1.5, -0.5], atol=1e-12)
     # Only the in-plane part changed: the difference lies in the plane.
-    np.testing.assert_allclose(np.linalg.norm(pm.project(z - base + pm._origin)),
+    np.testing.assert_allclose(np.linalg.norm(pm.project(z - base + pm.plane[1])),
                                np.linalg.norm(z - base), atol=1e-12)
     assert pm.nearest(*pm.coordinates()[7]) == 7
     pm.remove_source("test")
@@ -85,8 +85,9 @@ def test_pca_axes_follow_the_bulk_not_a_few_presets_far_out() -> None:
     pm.add(MapPoint(f"p{i}", "test", z) for i, z in enumerate(np.vstack([bulk, far])))
     pm.set_pca()
     # PC 1 and PC 2 span the bulk's two wide dimensions, untouched by the far points
-    np.testing.assert_allclose(np.abs(pm._basis[:, :2]), np.eye(2), atol=0.05)
-    assert np.abs(pm._basis[:, 5]).max() < 0.05
+    basis, _ = pm.plane
+    np.testing.assert_allclose(np.abs(basis[:, :2]), np.eye(2), atol=0.05)
+    assert np.abs(basis[:, 5]).max() < 0.05
     # in one Gaussian cloud, (nearly) every point counts
     assert _bulk_rows(bulk).mean() >= 0.99
 

@@ -171,8 +171,20 @@ def test_clipped_audio_is_refused():
     check_audible(few, SR)
 
 
-def test_normal_note_passes():
-    check_audible(sine(440, 4.0, SR), SR)
+@pytest.mark.parametrize(("amp_db", "seconds", "audible"), [
+    (-59.0, 1.0, True), (-61.0, 1.0, False),  # the -60 dBFS silence line
+    (-12.0, 0.26, True), (-12.0, 0.24, False),  # the 0.25 s minimum
+])
+def test_the_limits_of_an_audible_note_are_where_the_docstring_puts_them(
+        amp_db: float, seconds: float, audible: bool) -> None:
+    quiet_lead = np.zeros(SR // 2)  # silence around the note does not count as sound
+    note = np.concatenate([quiet_lead, sine(440, seconds, SR, amp=10 ** (amp_db / 20)),
+                           quiet_lead]).astype(np.float32)
+    if audible:
+        check_audible(note, SR)
+    else:
+        with pytest.raises(SilentAudioError):
+            check_audible(note, SR)
 
 
 # --- resampling and writing --------------------------------------------------------------------

@@ -68,8 +68,8 @@ def test_dropping_a_wav_lists_candidates_then_improves_them(
     assert len(win.map.match.data) == 1  # the match is on the map
     assert win.sound.target.shown is not None  # the target's waveform and spectrogram
     # the best of the search became the current sound
-    best = session._explorer.last_match.best
-    np.testing.assert_allclose([session.state.values[n] for n in session._explorer.names],
+    best = session.explorer.last_match.best
+    np.testing.assert_allclose([session.state.values[n] for n in session.explorer.names],
                                best.params)
 
     # search longer, see progress, cancel: what was found so far is listed

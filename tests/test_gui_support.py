@@ -56,7 +56,7 @@ def ready(session: Session) -> bool:
     """The model is loaded, the map holds the sketches and the knobs are ranked."""
     snapshot = session.map_snapshot
     return (session.state is not None and snapshot is not None
-            and sum(s == "sketch" for s in snapshot.sources) > 0 and bool(session._macros))
+            and sum(s == "sketch" for s in snapshot.sources) > 0 and bool(session.macros))
 
 
 def open_window(qtbot, settings: Settings, options: SessionOptions,  # noqa: ANN001

@@ -103,7 +103,7 @@ def test_a_macro_knob_and_a_parameter_bar_change_the_sound(qtbot, window: MainWi
                           check_params_cb=lambda s: s.label == "Macro 1"):
         qtbot.keyClick(knob, Qt.Key.Key_PageUp)
     settle(qtbot, session)
-    dim = session._macros[0].dim
+    dim = session.macros[0].dim
     assert abs(session.state.z[dim] - knob.value() / 100) < 1e-9
     # drag the first explored parameter's bar to three quarters
     bars = window.params.bars

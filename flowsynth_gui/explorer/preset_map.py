@@ -93,6 +93,11 @@ class PresetMap:
     def __len__(self) -> int:
         return len(self.points)
 
+    @property
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """The map's plane in latent space: its 2 x L orthonormal basis and its origin (copies)."""
+        return self._basis.copy(), self._origin.copy()
+
     # --- points ----------------------------------------------------------------------------
 
     def add(self, points: Iterable[MapPoint]) -> None:

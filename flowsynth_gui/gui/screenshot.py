@@ -45,7 +45,7 @@ class _Choreography:
 
     def _map_ready(self, snapshot: object) -> None:
         session = self.session
-        if self.step != "waiting for the map" or snapshot is None or not session._macros:  # noqa: SLF001
+        if self.step != "waiting for the map" or snapshot is None or not session.macros:
             return
         names = snapshot.names
         if not any(n.startswith("Sketch") for n in names):

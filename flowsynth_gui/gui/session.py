@@ -209,6 +209,11 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def explorer(self) -> Explorer | None:
         return self._explorer
 
+    @property
+    def macros(self) -> tuple[MacroInfo, ...]:
+        """The ranked macro knobs, once ranking has finished (empty before)."""
+        return tuple(self._macros)
+
     def post(self, level: str, text: str) -> None:
         """Show a message in the window and log it (any thread)."""
         getattr(log, {"error": "error", "warning": "warning"}.get(level, "info"))("%s", text)
