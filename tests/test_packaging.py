@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_a_non_editable_install_renders_from_its_own_package_data(tmp_path: Path) -> None:
     """A wheel installed elsewhere runs ``flowsynth render`` without the source checkout."""
-    wheels, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "work"
+    source, wheels = tmp_path / "source", tmp_path / "wheels"
+    site, work = tmp_path / "site", tmp_path / "work"
     work.mkdir()
+    # a copy of what the wheel is built from, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "flowsynth_gui", source / "flowsynth_gui",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # the resources link followed
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(ROOT)], check=True, cwd=tmp_path, timeout=300)
+                    str(source)], check=True, cwd=tmp_path, timeout=300)
     (wheel,) = wheels.glob("flowsynth_gui-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, timeout=300)

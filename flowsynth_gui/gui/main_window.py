@@ -19,6 +19,7 @@ from flowsynth_gui.gui.actions import Actions
 from flowsynth_gui.gui.dialogs.export_dialog import ExportDialog
 from flowsynth_gui.gui.dialogs.settings_dialog import MODEL_FILTER, SettingsDialog
 from flowsynth_gui.gui.drops import DropRouter
+from flowsynth_gui.gui.matching_control import MATCH_FAILED
 from flowsynth_gui.gui.panels.controls_panel import ControlsPanel
 from flowsynth_gui.gui.panels.interpolation_panel import InterpolationPanel
 from flowsynth_gui.gui.panels.library_panel import PRESET_FILTER, LibraryPanel
@@ -31,7 +32,6 @@ from flowsynth_gui.gui.panels.params_panel import ParamsPanel
 from flowsynth_gui.gui.panels.sound_panel import SoundPanel
 from flowsynth_gui.gui.panels.status_bar import StatusBar
 from flowsynth_gui.gui.session import Session
-from flowsynth_gui.gui.session_matching import MATCH_FAILED
 from flowsynth_gui.gui.theme import apply_theme
 
 __all__ = ["MainWindow"]

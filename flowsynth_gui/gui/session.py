@@ -18,10 +18,14 @@ Threads:
 Heavy modules (torch, numba, scipy) are imported on those threads only. Any failure is logged
 and shown in the window (``message_posted``); the current sound and the library stay.
 
-The intents are grouped by theme: this module holds the model, the current sound, gestures,
-history and previews; :mod:`.session_map` the map, neighbours and interpolation;
-:mod:`.session_matching` matching and refinement; :mod:`.session_presets` the library and
-preset files. They are mixins of one :class:`Session`, so the panels see one controller.
+The session is composed of controllers, one per concern, each holding its own state: this
+module keeps the model, the current sound, gestures, history and previews; ``session.map``
+(:mod:`.map_control`) the map, neighbours and interpolation; ``session.matching``
+(:mod:`.matching_control`) matching and refinement; ``session.presets``
+(:mod:`.presets_control`) the library and preset files; ``session.audio`` and
+``session.midi`` the devices. The session forwards the panels' intents to them, so the panels
+see one object; the controllers reach what they share (the explorer, the lanes, the signals,
+the current sound's name) through the session.
 """
 
 from __future__ import annotations
@@ -41,17 +45,16 @@ from flowsynth_gui.fileio import describe_os_error
 from flowsynth_gui.gui.audio_control import AudioControl
 from flowsynth_gui.gui.gc_guard import GuiThreadCollector
 from flowsynth_gui.gui.imports import services
+from flowsynth_gui.gui.map_control import CURRENT, MapControl
+from flowsynth_gui.gui.matching_control import SAMPLE_RATE, MatchingControl
 from flowsynth_gui.gui.midi_control import MidiControl
+from flowsynth_gui.gui.presets_control import PresetsControl
 from flowsynth_gui.gui.qt_fixes import shield_singletons
-from flowsynth_gui.gui.session_map import CURRENT, MapMixin
-from flowsynth_gui.gui.session_matching import SAMPLE_RATE, MatchingMixin
-from flowsynth_gui.gui.session_presets import PresetsMixin
 from flowsynth_gui.gui.settings import Settings
 from flowsynth_gui.gui.state import (
     EDITED,
     MacroInfo,
     MapSnapshot,
-    MatchReport,
     ModelInfo,
     ParamInfo,
     Rendered,
@@ -89,7 +92,16 @@ class SessionOptions:
     posterior_path: str | None = None  # the parameter posterior on that index; None: shipped
 
 
-class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
+def _intent(control: str, name: str) -> Any:
+    """A panel's intent that one of the session's controllers carries out."""
+    def forward(self: Session, *args: Any, **kwargs: Any) -> Any:
+        return getattr(getattr(self, control), name)(*args, **kwargs)
+    forward.__name__ = forward.__qualname__ = name
+    forward.__doc__ = f"``self.{control}.{name}``: see there."
+    return forward
+
+
+class Session(QObject):
     """Controller of the app; see the module doc."""
 
     model_loaded = Signal(object)  # ModelInfo
@@ -114,34 +126,65 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     busy_changed = Signal(str, bool)  # task, running
     _gui_call = Signal(object)  # internal: run a callable on the GUI thread
 
+    # The intents the controllers carry out, so that the panels see one session.
+    set_axes = _intent("map", "set_axes")
+    find_neighbours = _intent("map", "find_neighbours")
+    choose_neighbour = _intent("map", "choose_neighbour")
+    interpolate = _intent("map", "interpolate")
+    set_interpolation_step = _intent("map", "set_interpolation_step")
+    match_file = _intent("matching", "match_file")
+    match_audio = _intent("matching", "match_audio")
+    refine = _intent("matching", "refine")
+    cancel_refine = _intent("matching", "cancel_refine")
+    choose_candidate = _intent("matching", "choose_candidate")
+    give_feedback = _intent("matching", "give_feedback")
+    undo_feedback = _intent("matching", "undo_feedback")
+    clear_feedback = _intent("matching", "clear_feedback")
+    library = _intent("presets", "library")
+    library_folder = _intent("presets", "library_folder")
+    refresh_library = _intent("presets", "refresh_library")
+    save_to_library = _intent("presets", "save_to_library")
+    load_library_preset = _intent("presets", "load_library_preset")
+    set_favourite = _intent("presets", "set_favourite")
+    open_preset_file = _intent("presets", "open_preset_file")
+    import_h2p_folder = _intent("presets", "import_h2p_folder")
+    export = _intent("presets", "export")
+    export_h2p = _intent("presets", "export_h2p")
+    export_fspreset = _intent("presets", "export_fspreset")
+
     def __init__(self, settings: Settings, options: SessionOptions | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         shield_singletons()  # PySide6 6.12.0's emit() leaks references to True (see there)
         self.settings = settings
         self.options = options or SessionOptions()
-        self._ui_pool, self._bg_pool = QThreadPool(self), QThreadPool(self)
+        self._ui_pool, self.bg_pool = QThreadPool(self), QThreadPool(self)
         self._ui_pool.setMaxThreadCount(2)
-        self._bg_pool.setMaxThreadCount(2)
-        self._state_lane, self._preview_lane = (
-            Lane(self._ui_pool, name, self._report_failure, prepare=services)
+        self.bg_pool.setMaxThreadCount(2)
+        self.state_lane, self._preview_lane = (
+            Lane(self._ui_pool, name, self.report_failure, prepare=services)
             for name in ("state", "preview"))
-        self._work_lane = Lane(self._bg_pool, "work", self._report_failure, prepare=services)
+        self.work_lane = Lane(self.bg_pool, "work", self.report_failure, prepare=services)
         self._gui_call.connect(lambda fn: fn())
         self._collector = GuiThreadCollector(self)
         self._collector.start()  # before any worker runs Python code
         self.audio = AudioControl(
-            self._bg_pool, self._report_failure, enabled=self.options.audio,
+            self.bg_pool, self.report_failure, enabled=self.options.audio,
             output_device=settings.get("audio/output_device"),
             input_device=settings.get("audio/input_device"),
             blocksize=settings.get("audio/blocksize"), parent=self)
         self.midi = MidiControl(
-            self._bg_pool, self._report_failure, self.audio, enabled=self.options.midi,
+            self.bg_pool, self.report_failure, self.audio, enabled=self.options.midi,
             api=settings.get("midi/api"), out_port=settings.get("midi/out_port"),
             channel=settings.get("midi/out_channel"), in_port=settings.get("midi/in_port"),
             system=self.options.midi_system,
             bindings_folder=str(Path(settings.path).parent) if settings.path else None,
             parent=self)
+        # One controller per concern, each with its own state; they reach what they share
+        # (the explorer, the lanes, the signals, the current sound's name) through the session.
+        self.map = MapControl(self)
+        self.matching = MatchingControl(self)
+        self.presets = PresetsControl(self)
         self._wireservices()
         self._explorer: Explorer | None = None
         self._models_loading = 0  # loads queued or running (work submitted meanwhile waits)
@@ -149,21 +192,14 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self.model_info: ModelInfo | None = None
         self.state: SoundState | None = None
         self.map_snapshot: MapSnapshot | None = None
-        self._seq = itertools.count(1)
+        self.seq = itertools.count(1)
         self._name_lock = threading.RLock()  # _base and _edited, written from two lanes
-        self._base, self._edited = "Init", False
-        self._tags_by_name: dict[str, tuple[str, ...]] = {}
+        self.base_name, self._edited = "Init", False
+        self.tags_by_name: dict[str, tuple[str, ...]] = {}
         self._preview: Rendered | None = None
-        self._target: Rendered | None = None
-        self._overlay_z: dict[str, np.ndarray] = {}
-        self._candidates: list[Any] = []
-        self._neighbours: list[Any] = []
-        self._interpolation: tuple[Any, dict, dict, str, str] | None = None
         self._macros: list[MacroInfo] = []
-        self._last_match: MatchReport | None = None
-        self._stops: dict[str, threading.Event] = {}
-        self._library: Any = None
-        self._closing = False
+        self.stops: dict[str, threading.Event] = {}
+        self.closing = False
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_PAUSE_MS)
@@ -183,7 +219,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def _wireservices(self) -> None:
         self.audio.status_changed.connect(lambda text: self.status_changed.emit("audio", text))
         self.audio.problem_reported.connect(self.post)
-        self.audio.recorded.connect(lambda samples: self.match_audio(samples, "recording"))
+        self.audio.recorded.connect(lambda samples: self.matching.match_audio(samples, "recording"))
         self.midi.out_status_changed.connect(
             lambda text: self.status_changed.emit("midi_out", text))
         self.midi.in_status_changed.connect(lambda text: self.status_changed.emit("midi_in", text))
@@ -222,36 +258,36 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def _emit_while_open(self, signal: Any, *args: Any) -> None:
         """Emit from a worker, unless the window is closing: a job that outlives the
         shutdown's wait must not touch Qt objects that are being deleted."""
-        if self._closing:
+        if self.closing:
             return
         try:
             signal.emit(*args)
         except RuntimeError:  # deleted between the check and the emit
-            if not self._closing:
+            if not self.closing:
                 raise
 
-    def _report_failure(self, task: str, err: BaseException) -> None:
+    def report_failure(self, task: str, err: BaseException) -> None:
         reason = describe_os_error(err) if isinstance(err, OSError) else str(err)
         self.post("error", f"{task[:1].upper()}{task[1:]} failed: {reason}")
 
-    def _in_gui(self, fn: Any) -> None:
+    def in_gui(self, fn: Any) -> None:
         self._gui_call.emit(fn)
 
-    def _busy(self, task: str, running: bool) -> None:
+    def set_busy(self, task: str, running: bool) -> None:
         self._emit_while_open(self.busy_changed, task, running)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel long jobs, wait for the workers, close devices and ports."""
-        self._closing = True
+        self.closing = True
         self._preview_timer.stop()
         self._health.stop()
-        for stop in self._stops.values():
+        for stop in self.stops.values():
             stop.set()
-        for lane in (self._state_lane, self._preview_lane, self._work_lane):
+        for lane in (self.state_lane, self._preview_lane, self.work_lane):
             lane.clear()
         deadline_ms = int(timeout * 1000)
         self._ui_pool.waitForDone(deadline_ms)
-        self._bg_pool.waitForDone(deadline_ms)
+        self.bg_pool.waitForDone(deadline_ms)
         self.audio.shutdown()
         self.midi.shutdown()
         self.settings.sync()
@@ -260,7 +296,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until no lane has work (tests and benchmarks; not the GUI thread's way)."""
         deadline = time.monotonic() + timeout
-        lanes = (self._work_lane, self._state_lane, self._preview_lane)
+        lanes = (self.work_lane, self.state_lane, self._preview_lane)
         return all(lane.wait_idle(max(0.0, deadline - time.monotonic())) for lane in lanes)
 
     # --- the model ------------------------------------------------------------------------------
@@ -269,7 +305,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         """Load a checkpoint; a foreign or broken one leaves the current model in place."""
         with self._models_loading_lock:
             self._models_loading += 1
-        self._work_lane.submit("loading the model", lambda: self._load_model(path, first))
+        self.work_lane.submit("loading the model", lambda: self._load_model(path, first))
 
     def _load_model(self, path: str, first: bool) -> None:
         try:
@@ -284,7 +320,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         from flowsynth_gui.matching.shape_index import load_shapes
         from flowsynth_gui.models import CheckpointError, load_checkpoint
 
-        self._busy("loading the model", True)
+        self.set_busy("loading the model", True)
         self.status_changed.emit("model", f"Model: loading {Path(path).name}…")
         try:
             checkpoint = _load_retrying(load_checkpoint, CheckpointError, path)
@@ -302,7 +338,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             self._model_failed(path, err, first)
             return
         finally:
-            self._busy("loading the model", False)
+            self.set_busy("loading the model", False)
         previous = self._explorer
         if previous is not None:
             self._carry_over(previous, explorer)
@@ -311,7 +347,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self.model_loaded.emit(self.model_info)
         self.status_changed.emit("model", f"Model: {self.model_info.label}")
         if not first:
-            self._in_gui(lambda: self.settings.set("model/path", path))
+            self.in_gui(lambda: self.settings.set("model/path", path))
             self.post("info", f"Loaded model {self.model_info.label}")
         for note in (index_note, posterior_note if index is not None else None):
             if note:
@@ -319,11 +355,12 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         if shapes_note:
             self.post("info", f"Imitation: {shapes_note}")
         explorer.imitator.warm_up()  # compiled kernels loaded now, not at the first imitation
-        self._clear_overlays()
-        self._publish(explorer, "model")
-        self._build_map(explorer)
+        self.map.clear()
+        self.matching.clear()
+        self.publish(explorer, "model")
+        self.map.build(explorer)
         self._rank_macros(explorer)
-        self._in_gui(self._collector.settle)  # the model stays out of later collections
+        self.in_gui(self._collector.settle)  # the model stays out of later collections
 
     def _model_failed(self, path: str, err: Exception, first: bool) -> None:
         keep = ("; the current model stays" if self._explorer is not None
@@ -341,7 +378,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         values = previous.preset()
         try:  # where the new model hears it (any model can: no f^-1 needed)
             explorer.load_preset(values, z=explorer.heard_latent(values), record=False)
-            explorer.commit(self._display_name())
+            explorer.commit(self.display_name())
         except ValueError as err:  # e.g. the new model explores other parameters
             log.warning("could not carry the current sound over: %s", err)
 
@@ -352,45 +389,45 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     # --- publishing the current sound -------------------------------------------------------
 
-    def _display_name(self) -> str:
+    def display_name(self) -> str:
         with self._name_lock:
-            return self._base + (EDITED if self._edited else "")
+            return self.base_name + (EDITED if self._edited else "")
 
-    def _set_name(self, label: str) -> None:
+    def set_name(self, label: str) -> None:
         """The current sound's name (any lane: the state lane's gestures and the work lane's
         matches both name it, so base and edited change together under one lock)."""
         if label in ("", "start"):
             label = "Init"
         with self._name_lock:
             if label.endswith(EDITED):
-                self._base, self._edited = label[: -len(EDITED)], True
+                self.base_name, self._edited = label[: -len(EDITED)], True
             else:
-                self._base, self._edited = label, False
+                self.base_name, self._edited = label, False
 
     def _mark_edited(self) -> None:
         with self._name_lock:
             self._edited = True
 
-    def _publish(self, ex: Explorer, label: str, *, continuous: bool = False) -> None:
+    def publish(self, ex: Explorer, label: str, *, continuous: bool = False) -> None:
         """Worker: send the explorer's current sound to MIDI, the synth and the panels."""
-        if ex is not self._explorer or self._closing:
+        if ex is not self._explorer or self.closing:
             return
         now = ex.snapshot()
         semantic = now.semantic
         with self._name_lock:
-            base, edited, name = self._base, self._edited, self._display_name()
-        tags = self._tags_by_name.get(base, ()) if not edited else ()
+            base, edited, name = self.base_name, self._edited, self.display_name()
+        tags = self.tags_by_name.get(base, ()) if not edited else ()
         previous = self.state
-        if continuous and previous is not None and (edited or base not in self._tags_by_name):
+        if continuous and previous is not None and (edited or base not in self.tags_by_name):
             tags = previous.tags  # mid-gesture: the tags are suggested when it ends
-        elif edited or base not in self._tags_by_name:
+        elif edited or base not in self.tags_by_name:
             from flowsynth_gui.latent.sliders import suggest_tags
 
             pairs = [(s.negative, s.positive) for s in self.model_info.sliders]
             tags = tuple(suggest_tags(pairs, semantic))
         values = now.values
         state = SoundState(
-            seq=next(self._seq), name=name, label=label, values=values, z=now.z,
+            seq=next(self.seq), name=name, label=label, values=values, z=now.z,
             position=now.position, semantic=semantic,
             macros=now.macros if self._macros else (), note=now.note, tags=tags,
             continuous=continuous, can_undo=now.can_undo, can_redo=now.can_redo)
@@ -416,7 +453,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         from flowsynth_gui.synth.render import render
 
         state = self.state
-        if state is None or self._closing:
+        if state is None or self.closing:
             return
         preview = self._preview
         if preview is None or preview.seq != state.seq:
@@ -445,7 +482,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         self._request_preview(True, asked=True)
 
     def play_target(self) -> None:
-        target = self._target
+        target = self.matching.target
         if target is None:
             self.post("info", "No target yet: drop or record a sound to match")
         elif not self._play(target):
@@ -453,35 +490,35 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
 
     # --- gestures on the state lane -------------------------------------------------------
 
-    def _on_state_lane(self, task: str, fn: Any, key: str | None = None) -> None:
+    def on_state_lane(self, task: str, fn: Any, key: str | None = None) -> None:
         ex = self._explorer
         if ex is None:
             self.post("info", "The model is still loading" if self._models_loading else
                       "No model is loaded: choose a model in Settings")
             return
-        self._state_lane.submit(task, lambda: fn(ex), key=key)
+        self.state_lane.submit(task, lambda: fn(ex), key=key)
 
     def move_cursor(self, x: float, y: float) -> None:
         """The map cursor is being dragged to ``(x, y)`` (latest position wins)."""
         def move(ex: Explorer) -> None:
             ex.move_on_map(x, y)
             self._mark_edited()
-            self._publish(ex, "map", continuous=True)
-        self._on_state_lane("moving on the map", move, key="cursor")
+            self.publish(ex, "map", continuous=True)
+        self.on_state_lane("moving on the map", move, key="cursor")
 
     def finish_gesture(self, label: str = "map") -> None:
         """A drag, slider or knob gesture ended: record it in the history, preview it."""
         def commit(ex: Explorer) -> None:
-            ex.commit(self._display_name())
-            self._publish(ex, label)
-        self._on_state_lane("recording the change", commit)
+            ex.commit(self.display_name())
+            self.publish(ex, label)
+        self.on_state_lane("recording the change", commit)
 
     def set_semantic(self, index: int, value: float, final: bool = False) -> None:
         def move(ex: Explorer) -> None:
             ex.set_semantic(index, value, record=False)
             self._mark_edited()
-            self._after_gesture(ex, self.model_info.sliders[index].label, final)
-        self._on_state_lane("moving a semantic slider", move, key=f"semantic{index}")
+            self.after_gesture(ex, self.model_info.sliders[index].label, final)
+        self.on_state_lane("moving a semantic slider", move, key=f"semantic{index}")
 
     def set_macro(self, index: int, value: float, final: bool = False) -> None:
         if not self._macros:
@@ -491,8 +528,8 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
         def move(ex: Explorer) -> None:
             ex.set_macro(index, value, record=False)
             self._mark_edited()
-            self._after_gesture(ex, self._macros[index].name, final)
-        self._on_state_lane("turning a macro knob", move, key=f"macro{index}")
+            self.after_gesture(ex, self._macros[index].name, final)
+        self.on_state_lane("turning a macro knob", move, key=f"macro{index}")
 
     def learn_control(self, name: str) -> None:
         """Bind the next knob the user turns on the MIDI controller to control ``name``."""
@@ -526,13 +563,13 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             # an imported preset can lie far outside the map).
             ex.load_preset(values, z=ex.z, record=False)
             self._mark_edited()
-            self._after_gesture(ex, name, final)
-        self._on_state_lane("editing a parameter", edit, key=f"param:{name}")
+            self.after_gesture(ex, name, final)
+        self.on_state_lane("editing a parameter", edit, key=f"param:{name}")
 
-    def _after_gesture(self, ex: Explorer, label: str, final: bool) -> None:
+    def after_gesture(self, ex: Explorer, label: str, final: bool) -> None:
         if final:
-            ex.commit(self._display_name())
-        self._publish(ex, label, continuous=not final)
+            ex.commit(self.display_name())
+        self.publish(ex, label, continuous=not final)
 
     def go_to_point(self, index: int, name: str | None = None) -> None:
         """Load map point ``index`` (``name`` guards against a map that changed meanwhile)."""
@@ -545,49 +582,49 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
                 self.post("warning", f"Preset {name!r} is no longer on the map")
                 return
             point = points[i]
-            self._tags_by_name[point.name] = tuple(point.tags)
+            self.tags_by_name[point.name] = tuple(point.tags)
             ex.go_to_map_point(i)  # records it under the point's name
-            self._set_name(point.name)
-            self._publish(ex, "map point")
+            self.set_name(point.name)
+            self.publish(ex, "map point")
             self.preset_loaded.emit(point.name)
-        self._on_state_lane("loading a preset", load)
+        self.on_state_lane("loading a preset", load)
 
     def undo(self) -> None:
-        self._on_state_lane("undo", lambda ex: self._step_history(ex, ex.undo, "undo"))
+        self.on_state_lane("undo", lambda ex: self._step_history(ex, ex.undo, "undo"))
 
     def redo(self) -> None:
-        self._on_state_lane("redo", lambda ex: self._step_history(ex, ex.redo, "redo"))
+        self.on_state_lane("redo", lambda ex: self._step_history(ex, ex.redo, "redo"))
 
     def _step_history(self, ex: Explorer, step: Any, label: str) -> None:
-        ex.commit(self._display_name())  # a pending drag becomes redoable
+        ex.commit(self.display_name())  # a pending drag becomes redoable
         if step() is None:
             self.post("info", f"Nothing to {label}")
             return
-        self._set_name(ex.history.current.label or self._base)
-        self._publish(ex, label)
+        self.set_name(ex.history.current.label or self.base_name)
+        self.publish(ex, label)
 
-    def _load_values(self, ex: Explorer, values: dict[str, float], name: str,
+    def load_values(self, ex: Explorer, values: dict[str, float], name: str,
                      tags: tuple[str, ...], z: np.ndarray | None = None) -> None:
         """Make a preset current under ``name`` and tell everyone (state or work lane). A
         preset from a file goes where the map would place it (``heard_latent``)."""
-        self._tags_by_name[name] = tags
+        self.tags_by_name[name] = tags
         ex.load_preset(values, z=ex.heard_latent(values) if z is None else z, record=False)
-        self._set_name(name)
+        self.set_name(name)
         ex.commit(name)
-        self._publish(ex, "preset")
+        self.publish(ex, "preset")
         self.preset_loaded.emit(name)
 
     # --- macro knobs ------------------------------------------------------------------------
 
     def _rank_macros(self, ex: Explorer) -> None:
-        if self._closing:  # asked for by a model load that finished during the shutdown
+        if self.closing:  # asked for by a model load that finished during the shutdown
             return
-        stop = self._stops.setdefault("macros", threading.Event())
+        stop = self.stops.setdefault("macros", threading.Event())
 
         def rank() -> None:
             from flowsynth_gui.explorer import RankingCancelled
 
-            self._busy("ranking the macro knobs", True)
+            self.set_busy("ranking the macro knobs", True)
             try:
                 macros = ex.macros(int(self.settings.get("macros/count")),
                                    progress=lambda done, total: self._emit_while_open(
@@ -595,21 +632,21 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
             except RankingCancelled:
                 return
             finally:
-                self._busy("ranking the macro knobs", False)
+                self.set_busy("ranking the macro knobs", False)
             if ex is not self._explorer:
                 return
             self._macros = [MacroInfo(m.index, m.dim, m.name,
                                       tuple(p.name for p in m.top_params), label=m.label)
                             for m in macros]
             self.macros_ranked.emit(list(self._macros))
-            self._state_lane.submit("showing the knobs", lambda: self._publish(ex, "macros"))
-        run_job(self._bg_pool, "ranking the macro knobs", rank, self._report_failure, services)
+            self.state_lane.submit("showing the knobs", lambda: self.publish(ex, "macros"))
+        run_job(self.bg_pool, "ranking the macro knobs", rank, self.report_failure, services)
 
-    def _on_work_lane(self, task: str, fn: Any) -> None:
+    def on_work_lane(self, task: str, fn: Any) -> None:
         """Work that needs a model. While the first one loads it waits in the lane behind
         the load (a file dropped at start-up is matched, not thrown away)."""
         if self._explorer is not None:
-            self._work_lane.submit(task, fn)
+            self.work_lane.submit(task, fn)
             return
         if not self._models_loading:
             self.post("warning", f"No model is loaded, so {task} cannot start: choose a "
@@ -622,7 +659,7 @@ class Session(MapMixin, MatchingMixin, PresetsMixin, QObject):
                 self.post("warning", f"No model could be loaded, so {task} did not start")
                 return
             fn()
-        self._work_lane.submit(task, when_loaded)
+        self.work_lane.submit(task, when_loaded)
 
     # --- settings that act at once ------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The session's presets: the library and favourites, preset files, imports and exports.
 
-A mixin of :class:`~flowsynth_gui.gui.session.Session` (the signals and lanes live there).
+One of the controllers :class:`~flowsynth_gui.gui.session.Session` is composed of: it keeps
+the library and reaches the rest (the explorer, the lanes, the signals) through ``session``.
 Presets import lazily, on workers (see ``gui/imports.py``).
 """
 
@@ -15,16 +16,19 @@ from flowsynth_gui.paths import data_dir
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
+    from flowsynth_gui.gui.session import Session
 
-__all__ = ["PresetsMixin"]
+__all__ = ["PresetsControl"]
 
 log = logging.getLogger(__name__)
 
 
-class PresetsMixin:
-    """Preset intents of the session."""
+class PresetsControl:
+    """Preset intents of the session, and the library they work on."""
 
-    _library: Any
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._library: Any = None  # made on first use
 
     # --- presets: library, files ------------------------------------------------------------
 
@@ -37,41 +41,41 @@ class PresetsMixin:
         return self._library
 
     def library_folder(self) -> str:
-        folder = self.options.library_folder or self.settings.get("library/folder")
+        folder = self.session.options.library_folder or self.session.settings.get("library/folder")
         if folder:
             return folder
         return str(data_dir() / "presets")
 
-    def _place_library(self, ex: Explorer) -> None:
+    def place_library(self, ex: Explorer) -> None:
         library = self.library()
         added, skipped = ex.add_library_to_map(library)
         for name in library.list():
             if name not in skipped:
-                self._tags_by_name.setdefault(name, ())
+                self.session.tags_by_name.setdefault(name, ())
         if skipped:
-            self.post("warning", f"{len(skipped)} presets of the library could not be read and "
-                                 f"are not on the map: {', '.join(skipped[:5])}")
-        self._publish_map(ex)
+            self.session.post("warning", f"{len(skipped)} presets of the library could not be "
+                              f"read and are not on the map: {', '.join(skipped[:5])}")
+        self.session.map.publish(ex)
         self._emit_library()
 
     def _emit_library(self) -> None:
         library = self.library()
-        self.library_changed.emit(LibraryListing(str(library.folder), tuple(library.list()),
-                                                 tuple(library.favourites()),
-                                                 tuple(self.settings_h2p_folders())))
+        self.session.library_changed.emit(LibraryListing(
+            str(library.folder), tuple(library.list()), tuple(library.favourites()),
+            tuple(self.session.map.settings_h2p_folders())))
 
     def refresh_library(self) -> None:
-        self._work_lane.submit("reading the library", self._emit_library)
+        self.session.work_lane.submit("reading the library", self._emit_library)
 
     def save_to_library(self, name: str, tags: list[str]) -> None:
         """Save the current sound to the library (a free name is chosen if taken)."""
         def save() -> None:
-            ex = self._explorer
+            ex = self.session.explorer
             library = self.library()
             free = library.unique_name(name)
             ex.save_preset(library, free, tags=tags)
-            self._tags_by_name[free] = tuple(tags)
-            self._place_library(ex)
+            self.session.tags_by_name[free] = tuple(tags)
+            self.place_library(ex)
             from flowsynth_gui.presets.names import sanitise_preset_name
 
             if free == name:
@@ -80,21 +84,21 @@ class PresetsMixin:
                 note = " (characters a file name cannot hold were replaced)"
             else:
                 note = f" ('{name}' was taken)"
-            self.post("info", f"Saved '{free}' to the library{note}")
-        self._on_work_lane("saving the preset", save)
+            self.session.post("info", f"Saved '{free}' to the library{note}")
+        self.session.on_work_lane("saving the preset", save)
 
     def load_library_preset(self, name: str) -> None:
         def load() -> None:
             preset = self.library().load(name)
-            self._state_lane.submit("loading a preset", lambda: self._load_values(
-                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
-        self._on_work_lane("loading a preset", load)
+            self.session.state_lane.submit("loading a preset", lambda: self.session.load_values(
+                self.session.explorer, preset.parameters, preset.name, tuple(preset.tags)))
+        self.session.on_work_lane("loading a preset", load)
 
     def set_favourite(self, name: str, favourite: bool) -> None:
         def mark() -> None:
             self.library().set_favourite(name, favourite)
             self._emit_library()
-        self._work_lane.submit("marking a favourite", mark)
+        self.session.work_lane.submit("marking a favourite", mark)
 
     def open_preset_file(self, path: str) -> None:
         """Load a ``.h2p`` or ``.fspreset`` file as the current sound."""
@@ -106,18 +110,19 @@ class PresetsMixin:
             try:
                 preset = read_preset_file(path)
             except (H2pFormatError, PresetFormatError, OSError) as err:
-                self.post("warning", f"Cannot open {Path(path).name}: {err}")
+                self.session.post("warning", f"Cannot open {Path(path).name}: {err}")
                 return
-            self._state_lane.submit("loading a preset", lambda: self._load_values(
-                self._explorer, preset.parameters, preset.name, tuple(preset.tags)))
-        self._on_work_lane("opening a preset", load)
+            self.session.state_lane.submit("loading a preset", lambda: self.session.load_values(
+                self.session.explorer, preset.parameters, preset.name, tuple(preset.tags)))
+        self.session.on_work_lane("opening a preset", load)
 
     def import_h2p_folder(self, folder: str) -> None:
         """Place every readable ``.h2p`` below ``folder`` on the map (remembered)."""
-        self._on_work_lane("importing presets",
-                           lambda: self._import_folder(self._explorer, folder, remember=True))
+        self.session.on_work_lane(
+            "importing presets",
+            lambda: self.import_folder(self.session.explorer, folder, remember=True))
 
-    def _import_folder(self, ex: Explorer, folder: str, remember: bool) -> None:
+    def import_folder(self, ex: Explorer, folder: str, remember: bool) -> None:
         from flowsynth_gui.presets.h2p import import_h2p_folder
         from flowsynth_gui.presets.library import Preset
 
@@ -125,10 +130,10 @@ class PresetsMixin:
         source = f"h2p:{folder}"
         presets = [Preset.from_h2p(p) for p in report.presets]
         for preset in presets:
-            self._tags_by_name[preset.name] = tuple(preset.tags)
+            self.session.tags_by_name[preset.name] = tuple(preset.tags)
         ex.map.remove_source(source)
         ex.add_presets_to_map(presets, source)
-        self._publish_map(ex)
+        self.session.map.publish(ex)
         if report.skipped:
             skipped = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:4])
             more = f" and {len(report.skipped) - 4} more" if len(report.skipped) > 4 else ""
@@ -137,26 +142,26 @@ class PresetsMixin:
             # Said loudly once, when the user imports; re-placing the folder at start-up
             # only logs it (the same files would otherwise warn on every launch).
             if remember:
-                self.post("warning", text)
+                self.session.post("warning", text)
             else:
                 log.warning("%s", text)
         elif remember and not presets:
-            self.post("warning", f"No .h2p presets in {folder} or its subfolders: choose the "
-                                 "folder that holds them (Diva keeps them under Presets/Diva)")
+            self.session.post("warning", f"No .h2p presets in {folder} or its subfolders: choose "
+                              "the folder that holds them (Diva keeps them under Presets/Diva)")
         elif remember:
-            self.post("info", f"Imported {len(presets)} presets from {folder}")
+            self.session.post("info", f"Imported {len(presets)} presets from {folder}")
         if remember and presets:
-            self._in_gui(lambda: self._remember_folder(folder))
+            self.session.in_gui(lambda: self._remember_folder(folder))
 
     def _remember_folder(self, folder: str) -> None:
-        folders = self.settings_h2p_folders()
+        folders = self.session.map.settings_h2p_folders()
         if folder not in folders:
-            self.settings.set("library/h2p_folders", [*folders, folder])
+            self.session.settings.set("library/h2p_folders", [*folders, folder])
         self.refresh_library()
 
     def export_h2p(self, path: str, author: str, tags: list[str], description: str = "") -> None:
         """Write the current sound as a Diva preset (its name is the file's name)."""
-        values = dict(self.state.values) if self.state else None
+        values = dict(self.session.state.values) if self.session.state else None
 
         def export() -> None:
             from flowsynth_gui.presets.files import export_h2p
@@ -165,12 +170,12 @@ class PresetsMixin:
                 raise ValueError("no sound yet: the model is still loading")
             self._exported(path, export_h2p(path, values, author=author,
                                             description=description, tags=tags))
-        self._work_lane.submit("exporting the .h2p preset", export)
+        self.session.work_lane.submit("exporting the .h2p preset", export)
 
     def export_fspreset(self, path: str, name: str, author: str, tags: list[str],
                         description: str = "") -> None:
         """Write the current sound in FlowSynth's own format (``.fspreset``)."""
-        state = self.state
+        state = self.session.state
 
         def export() -> None:
             from flowsynth_gui.presets.files import export_fspreset
@@ -180,22 +185,22 @@ class PresetsMixin:
             self._exported(path, export_fspreset(path, name, state.values, tags=tags,
                                                  latent=state.z.tolist(), author=author,
                                                  description=description))
-        self._work_lane.submit("exporting the preset", export)
+        self.session.work_lane.submit("exporting the preset", export)
 
     def _exported(self, asked: str, target: Path) -> None:
         """Remember the export's folder (only once a write worked), then say where it went:
         whoever hears ``exported`` finds the folder remembered already."""
-        self._in_gui(lambda: self.settings.set("export/folder", str(target.parent)))
-        self.exported.emit(str(target))
+        self.session.in_gui(lambda: self.session.settings.set("export/folder", str(target.parent)))
+        self.session.exported.emit(str(target))
         asked_stem = Path(asked).name.removesuffix(target.suffix)
         kept = (f" ('{asked_stem}{target.suffix}' was already there and is kept)"
                 if target.stem != asked_stem and target.stem.startswith(asked_stem) else "")
-        self.post("info", f"Exported {target}{kept}")
+        self.session.post("info", f"Exported {target}{kept}")
 
     def export(self, request: Any) -> None:
         """Export as the export dialog asked (an ``ExportRequest``); remembers the author, and
         the folder once the file is written."""
-        self.settings.set("export/author", request.author)
+        self.session.settings.set("export/author", request.author)
         if request.kind == "h2p":
             self.export_h2p(request.path, request.author, request.tags, request.description)
         else:

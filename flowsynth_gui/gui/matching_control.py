@@ -1,7 +1,9 @@
 """The session's matching: a sound in, the engine's first answer current at once, then a live
 search that lists closer candidates (and makes the best current) until its budget or Cancel.
 
-A mixin of :class:`~flowsynth_gui.gui.session.Session` (the signals and lanes live there).
+One of the controllers :class:`~flowsynth_gui.gui.session.Session` is composed of: it keeps
+the match's state and reaches the rest (the explorer, the lanes, the signals) through
+``session``.
 """
 
 from __future__ import annotations
@@ -18,23 +20,30 @@ from flowsynth_gui.gui.workers import run_job
 
 if TYPE_CHECKING:
     from flowsynth_gui.explorer import Explorer
+    from flowsynth_gui.gui.session import Session
 
-__all__ = ["SAMPLE_RATE", "MatchingMixin"]
+__all__ = ["SAMPLE_RATE", "MatchingControl"]
 
 SAMPLE_RATE = 22050  # what the matcher and the previews work at
 MATCH_FAILED = "Cannot match"  # how a failed match's warning starts (a later match drops it)
 
 
-class MatchingMixin:
-    """Matching intents of the session."""
+class MatchingControl:
+    """Matching and refinement intents of the session, and their state."""
 
-    _candidates: list[Any]
-    _target: Rendered | None
-    _last_match: MatchReport | None
-    _match_source: str = "sound"
-    _match_notes: tuple[str, ...] = ()
-    _match_shown: bool = False  # False until a match's first report: it opens the tab
-    _imitating: bool = False  # the current match is an imitation (shape, feedback)
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.target: Rendered | None = None  # the sound being matched, as heard
+        self._candidates: list[Any] = []
+        self._last_match: MatchReport | None = None
+        self._match_source = "sound"
+        self._match_notes: tuple[str, ...] = ()
+        self._match_shown = False  # False until a match's first report: it opens the tab
+        self._imitating = False  # the current match is an imitation (shape, feedback)
+
+    def clear(self) -> None:
+        """A new model: the old model's candidates cannot be chosen."""
+        self._candidates = []
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -47,19 +56,19 @@ class MatchingMixin:
             try:
                 loaded = load_audio(path, sample_rate=SAMPLE_RATE, duration=None)
             except AudioFileError as err:
-                self.post("warning", f"{MATCH_FAILED} this file: {err}")
+                self.session.post("warning", f"{MATCH_FAILED} this file: {err}")
                 return
             self._match(loaded.samples, Path(path).stem, loaded.notes, imitation)
-        self._on_work_lane("matching the sound", match)
+        self.session.on_work_lane("matching the sound", match)
 
     def match_audio(self, samples: np.ndarray, source: str = "recording",
                     imitation: bool | None = None) -> None:
         """Match audio at 22,050 Hz (a recording); ``imitation`` None: as the setting says
         (on by default: a recording is mostly a voice imitating a sound)."""
         if imitation is None:
-            imitation = bool(self.settings.get("match/imitate_recordings"))
-        self._on_work_lane("matching the recording",
-                           lambda: self._match(np.asarray(samples, np.float32), source, (),
+            imitation = bool(self.session.settings.get("match/imitate_recordings"))
+        self.session.on_work_lane("matching the recording",
+                                  lambda: self._match(np.asarray(samples, np.float32), source, (),
                                                imitation))
 
     def _match(self, samples: np.ndarray, source: str, notes: tuple[str, ...],
@@ -69,8 +78,8 @@ class MatchingMixin:
         from flowsynth_gui.features.mel import log_mel
         from flowsynth_gui.inference.analysis import analyse_audio, analyse_imitation
 
-        ex = self._explorer
-        self._busy("matching", True)
+        ex = self.session.explorer
+        self.session.set_busy("matching", True)
         try:
             if imitation:
                 target = analyse_imitation(samples, SAMPLE_RATE, source)
@@ -81,40 +90,40 @@ class MatchingMixin:
                 outcome = ex.match_target(target, budget=0.0, record=False)
                 heard = target.audio
         except AudioFileError as err:  # silent, a click, ...
-            self.post("warning", f"{MATCH_FAILED} {source}: {err}")
+            self.session.post("warning", f"{MATCH_FAILED} {source}: {err}")
             return
         finally:
-            self._busy("matching", False)
+            self.session.set_busy("matching", False)
         self._imitating = imitation
-        self._target = Rendered(heard, SAMPLE_RATE, log_mel(heard, SAMPLE_RATE),
+        self.target = Rendered(heard, SAMPLE_RATE, log_mel(heard, SAMPLE_RATE),
                                 f"{'Imitation' if imitation else 'Target'}: {source}")
-        self.target_loaded.emit(self._target)
+        self.session.target_loaded.emit(self.target)
         name = f"Match: {source}"
-        self._set_name(name)
-        self._tags_by_name.pop(name, None)
+        self.session.set_name(name)
+        self.session.tags_by_name.pop(name, None)
         ex.commit(name)
         self._match_source, self._match_notes = source, tuple(notes) + target.notes
         self._match_shown = False
-        self._clear_variations(ex)
+        self.session.map.clear_variations(ex)
         self._show_candidates(ex, outcome, searching=True)
-        self._set_overlay(ex, "match", None if imitation else ex.match_latent())
-        self._publish(ex, "match")
-        self.preset_loaded.emit(name)
-        self._search_on(ex, float(self.settings.get("match/budget_seconds")), adopt=True)
+        self.session.map.set_overlay(ex, "match", None if imitation else ex.match_latent())
+        self.session.publish(ex, "match")
+        self.session.preset_loaded.emit(name)
+        self._search_on(ex, float(self.session.settings.get("match/budget_seconds")), adopt=True)
 
     def refine(self, seconds: float | None = None) -> None:
         """Search on from the match's candidates (progress; :meth:`cancel_refine`)."""
-        ex = self._explorer
-        if ex is None or self._target is None:
-            self.post("info", "Match a sound first, then search longer")
+        ex = self.session.explorer
+        if ex is None or self.target is None:
+            self.session.post("info", "Match a sound first, then search longer")
             return
-        self._search_on(ex, float(seconds or self.settings.get("match/budget_seconds")),
-                        adopt=False)
+        budget = float(seconds or self.session.settings.get("match/budget_seconds"))
+        self._search_on(ex, budget, adopt=False)
 
     def _search_on(self, ex: Explorer, seconds: float, adopt: bool) -> None:
         """Polish on a worker for ``seconds``, listing improvements live; with ``adopt`` the
         final best becomes current unless the user moved on from the first answer."""
-        stop = self._stops["refine"] = threading.Event()
+        stop = self.session.stops["refine"] = threading.Event()
         first = ex.params
         last_shown = [0.0]
         imitating = self._imitating
@@ -122,34 +131,35 @@ class MatchingMixin:
         def progress(p: Any) -> None:
             if p.seconds - last_shown[0] >= 0.15:  # a few updates a second are plenty
                 last_shown[0] = p.seconds
-                self.refine_progressed.emit(int(1000 * p.seconds), int(1000 * seconds),
-                                            p.best[0].distance)
+                self.session.refine_progressed.emit(int(1000 * p.seconds), int(1000 * seconds),
+                                                    p.best[0].distance)
                 self._show_candidates(ex, p.best, searching=True)
 
         def run() -> None:
-            self._busy("searching for closer sounds", True)
+            self.session.set_busy("searching for closer sounds", True)
             try:
                 outcome = (ex.imitate_again(budget=seconds, progress=progress, should_stop=stop)
                            if imitating else
                            ex.match_again(budget=seconds, progress=progress, should_stop=stop))
             finally:
-                self._busy("searching for closer sounds", False)
-            if ex is not self._explorer:
+                self.session.set_busy("searching for closer sounds", False)
+            if ex is not self.session.explorer:
                 return
             self._show_candidates(ex, outcome, searching=False, cancelled=outcome.cancelled)
             if adopt and np.array_equal(ex.params, first) and self._candidates:
-                self._on_state_lane("choosing the best match",
-                                    lambda e: self._choose(e, 0, self._base))
+                self.session.on_state_lane("choosing the best match",
+                                           lambda e: self._choose(e, 0, self.session.base_name))
             if outcome.cancelled:
-                self.post("info", "Search cancelled; the candidates found so far are listed")
-        run_job(self._bg_pool, "searching for closer sounds", run, self._report_failure,
-                services)
+                self.session.post("info",
+                                  "Search cancelled; the candidates found so far are listed")
+        run_job(self.session.bg_pool, "searching for closer sounds", run,
+                self.session.report_failure, services)
 
     def _show_candidates(self, ex: Explorer, found: Any, *, searching: bool,
                          cancelled: bool = False) -> None:
         """List candidates (an outcome or a progress' best): the model's answer always (for
         a spectral match; an imitation's list is ranked by shape alone)."""
-        if ex is not self._explorer:
+        if ex is not self.session.explorer:
             return
         from flowsynth_gui.matching import MatchOutcome
         from flowsynth_gui.matching.imitation import ImitationOutcome
@@ -162,7 +172,7 @@ class MatchingMixin:
         if answer is not None and not any(c is answer for c in candidates):
             candidates.append(answer)
         self._candidates = candidates
-        self._set_overlay(ex, "candidates", None)
+        self.session.map.set_overlay(ex, "candidates", None)
         best = candidates[0]
         summary = [] if searching else [
             f"{outcome.renders} renders in {outcome.seconds:.1f} s" if outcome else ""]
@@ -179,10 +189,11 @@ class MatchingMixin:
             imitation=imitation, feedback_rounds=ex.feedback_depth if imitation else 0)
         self._last_match = report
         if searching and self._match_shown:
-            self.match_improved.emit(report)
+            self.session.match_improved.emit(report)
         else:
             self._match_shown = True
-            self.match_ready.emit(report)  # the window then drops a warning left by a failed one
+            # the window then drops a warning left by a failed one
+            self.session.match_ready.emit(report)
 
     # --- relevance feedback (imitations) --------------------------------------------------------
 
@@ -201,37 +212,36 @@ class MatchingMixin:
 
     def _feedback(self, what: str, step: Any) -> None:
         def run() -> None:
-            ex = self._explorer
+            ex = self.session.explorer
             if ex is None or not self._imitating or ex.last_imitation is None:
-                self.post("info", "Feedback is for imitations: record or open one first")
+                self.session.post("info", "Feedback is for imitations: record or open one first")
                 return
             self.cancel_refine()
-            self._busy(what, True)
+            self.session.set_busy(what, True)
             try:
                 outcome = step(ex)
             except (ValueError, IndexError) as err:
-                self.post("info", f"Feedback: {err}")
+                self.session.post("info", f"Feedback: {err}")
                 return
             finally:
-                self._busy(what, False)
+                self.session.set_busy(what, False)
             self._show_candidates(ex, outcome, searching=False)
-        self._on_work_lane(what, run)
+        self.session.on_work_lane(what, run)
 
     def cancel_refine(self) -> None:
-        stop = self._stops.get("refine")
+        stop = self.session.stops.get("refine")
         if stop is not None:
             stop.set()
 
     def choose_candidate(self, index: int) -> None:
         """Make match candidate ``index`` (best first) the current sound."""
-        self._on_state_lane("choosing a candidate",
-                            lambda ex: self._choose(ex, index,
-                                                    f"{self._base.removesuffix(EDITED)} "
-                                                    f"#{index + 1}"))
+        def choose(ex: Explorer) -> None:  # named when it runs, after the gestures before it
+            self._choose(ex, index, f"{self.session.base_name.removesuffix(EDITED)} #{index + 1}")
+        self.session.on_state_lane("choosing a candidate", choose)
 
     def _choose(self, ex: Explorer, index: int, name: str) -> None:
         if not 0 <= index < len(self._candidates):
             return
         ex.choose(self._candidates[index], label=name)
-        self._set_name(name)
-        self._publish(ex, "candidate")
+        self.session.set_name(name)
+        self.session.publish(ex, "candidate")
