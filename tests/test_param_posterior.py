@@ -196,3 +196,22 @@ def test_the_trainer_can_keep_the_presets_as_they_are(index_32: Path) -> None:
     made = _split(index, PosteriorSettings(valid_sounds=20))[0][0]
     assert len(set(raw[:, fm].tolist())) > 1  # the inaudible FM as sampled
     assert len(set(made[:, fm].tolist())) == 1  # canonical: at its default
+
+
+def test_the_faster_spline_is_zukos_spline() -> None:
+    """The posterior's spline only writes zuko's softmax out: same values, inverses, log-dets."""
+    import zuko
+
+    from flowsynth_gui.models.param_posterior import _Spline
+
+    g = torch.Generator().manual_seed(0)
+    widths, heights = torch.randn(64, 7, 8, generator=g), torch.randn(64, 7, 8, generator=g)
+    derivatives = torch.randn(64, 7, 7, generator=g)
+    x = torch.randn(64, 7, generator=g) * 3
+    ours = _Spline(widths, heights, derivatives, slope=1e-3)
+    theirs = zuko.transforms.MonotonicRQSTransform(widths, heights, derivatives, slope=1e-3)
+    y, log_det = ours.call_and_ladj(x)
+    y_ref, log_det_ref = theirs.call_and_ladj(x)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(log_det, log_det_ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.inv(y), x, atol=1e-4, rtol=1e-4)

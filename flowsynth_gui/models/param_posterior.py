@@ -25,8 +25,10 @@ basis); :func:`load_posterior` refuses one that does not fit the running synth o
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,30 @@ class PosteriorConfig:
         return cls(**{**data, "frozen": tuple(data.get("frozen", ()))})
 
 
+class _Spline(zuko.transforms.MonotonicRQSTransform):
+    """zuko's monotonic rational-quadratic spline (1.6, the same knots), with its two softmaxes
+    written as exp / sum: torch's CPU softmax over a last axis of 8 bins takes ~240 µs on
+    (64, 32, 8) against ~46 µs, and was a third of the time of drawing 64 presets."""
+
+    def __init__(self, widths: torch.Tensor, heights: torch.Tensor,
+                 derivatives: torch.Tensor, bound: float = 5.0, slope: float = 1e-3,
+                 **kwargs: Any) -> None:
+        zuko.transforms.Transform.__init__(self, **kwargs)
+        log_slope = math.log(slope)
+        widths = _normalised(widths / (1 + abs(2 * widths / log_slope)))
+        heights = _normalised(heights / (1 + abs(2 * heights / log_slope)))
+        derivatives = derivatives / (1 + abs(derivatives / log_slope))
+        self.horizontal = bound * (2 * torch.cumsum(widths, dim=-1) - 1)
+        self.vertical = bound * (2 * torch.cumsum(heights, dim=-1) - 1)
+        self.derivatives = torch.exp(nn.functional.pad(derivatives, (1, 1), value=0))
+
+
+def _normalised(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, a zero bin in front (the spline's first knot)."""
+    weights = torch.exp(logits - logits.amax(-1, keepdim=True))
+    return nn.functional.pad(weights / weights.sum(-1, keepdim=True), (1, 0), value=0)
+
+
 class ParameterPosterior(nn.Module):
     """p(v | e) over normalised parameters ``v`` in [0, 1]^P given an embedding ``e``.
 
@@ -110,10 +136,12 @@ class ParameterPosterior(nn.Module):
         self.config = config
         with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
             torch.manual_seed(config.seed)
-            self.flow = zuko.flows.NSF(config.live, config.context,
-                                       transforms=config.transforms, bins=config.bins,
-                                       hidden_features=[config.hidden] * config.hidden_layers,
-                                       passes=2)
+            # zuko's NSF, with the faster spline: the same modules, so the same checkpoints
+            self.flow = zuko.flows.MAF(
+                config.live, config.context, transforms=config.transforms,
+                univariate=partial(_Spline, slope=1e-3),
+                shapes=[(config.bins,), (config.bins,), (config.bins - 1,)],
+                hidden_features=[config.hidden] * config.hidden_layers, passes=2)
         live = [i for i in range(config.n_params) if i not in config.frozen]
         self.register_buffer("live_rows", torch.tensor(live, dtype=torch.long))
         self.register_buffer("frozen_values", torch.zeros(config.n_params))
