@@ -224,7 +224,7 @@ class LoadedPosterior:
         """``count`` presets for one sound embedding: values ``(count, P)`` float64 in [0, 1]
         and, when ``ranked``, their log-densities, most likely first (else None, in drawing
         order, at half the cost); reproducible per seed."""
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
             torch.manual_seed(int(seed))
             e = torch.as_tensor(np.asarray(embedding, dtype=np.float32).ravel())
             values, log_density = self.model.sample(e, max(1, int(count)), temperature, ranked)
