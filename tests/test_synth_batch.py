@@ -90,3 +90,4 @@ def test_noise_follows_each_rows_seed_inside_a_group() -> None:
     assert not np.array_equal(audio[0], audio[1]), "rows with other seeds get other noise"
     again = render_batch(values, names, seeds=[1] + list(range(1, LANES)))
     assert np.array_equal(again[0], audio[1])
+

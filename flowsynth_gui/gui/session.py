@@ -319,6 +319,7 @@ class Session(QObject):
         from flowsynth_gui.matching import open_index, open_posterior
         from flowsynth_gui.matching.shape_index import load_shapes
         from flowsynth_gui.models import CheckpointError, load_checkpoint
+        from flowsynth_gui.synth.render import warm_up as warm_up_renderer
 
         self.set_busy("loading the model", True)
         self.status_changed.emit("model", f"Model: loading {Path(path).name}…")
@@ -355,6 +356,7 @@ class Session(QObject):
         if shapes_note:
             self.post("info", f"Imitation: {shapes_note}")
         explorer.imitator.warm_up()  # compiled kernels loaded now, not at the first imitation
+        warm_up_renderer()  # nor at the first preview (sketches render in groups, not alone)
         self.map.clear()
         self.matching.clear()
         self.publish(explorer, "model")

@@ -44,6 +44,7 @@ __all__ = [
     "render_batch",
     "engine_native",
     "check_note",
+    "warm_up",
 ]
 
 DEFAULT_SAMPLE_RATE = 22050
@@ -260,3 +261,13 @@ def render_batch(values: np.ndarray, names: Sequence[str], note: int = 60, veloc
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(render_rows, tasks))
     return out
+
+
+def warm_up() -> None:
+    """Load (or, the first time, compile) every rendering kernel: one short note alone with
+    every effect on, and one group of voices side by side. Call it on a worker before the
+    first render someone waits for; from numba's cache it takes a fraction of a second."""
+    wet = ("Rtary1: Drive", "Chrs1: Wet", "Plate1: Wet", "Delay1: Wet")
+    render(dict.fromkeys(wet, 0.5), duration=0.1, note_seconds=0.05)
+    render_batch(np.full((MIN_LANE_GROUP, len(wet)), 0.5), wet, duration=0.1, note_seconds=0.05,
+                 workers=1)
