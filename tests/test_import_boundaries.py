@@ -50,3 +50,14 @@ def test_packages_import_only_downwards() -> None:
             if bad:
                 offenders[str(path.relative_to(PACKAGE))] = bad
     assert offenders == {}
+
+
+def test_the_gui_reaches_the_core_through_the_explorer() -> None:
+    """Models, the synth, the features and the analysis come to the GUI via the explorer."""
+    below = ("flowsynth_gui.models", "flowsynth_gui.synth", "flowsynth_gui.features",
+             "flowsynth_gui.inference", "flowsynth_gui.matching", "flowsynth_gui.latent")
+    files = list((PACKAGE / "gui").rglob("*.py"))
+    assert len(files) > 20
+    offenders = {str(p.relative_to(PACKAGE)): bad for p in files
+                 if (bad := sorted(m for m in _imports(p) if m.startswith(below)))}
+    assert offenders == {}

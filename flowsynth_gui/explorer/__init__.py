@@ -37,7 +37,7 @@ from flowsynth_gui.explorer.neighbourhood import (
 from flowsynth_gui.explorer.preset_map import MapAxes, MapPoint, PresetMap, labels_from_tags
 from flowsynth_gui.explorer.refine import Candidate, RefineProgress, RefineResult, refine_match
 from flowsynth_gui.latent.codec import LatentCodec
-from flowsynth_gui.latent.sliders import SLIDER_RANGE, SemanticSlider, tag_scores
+from flowsynth_gui.latent.sliders import SLIDER_RANGE, SemanticSlider, suggest_tags, tag_scores
 
 __all__ = [
     "KNOB_RANGE",
@@ -68,5 +68,6 @@ __all__ = [
     "rank_latent_dims",
     "refine_match",
     "sample_neighbours",
+    "suggest_tags",
     "tag_scores",
 ]

@@ -51,14 +51,14 @@ class MatchingControl:
         """Match a sound file (dropped or opened; ``imitation``: by its shape) and make the
         match current."""
         def match() -> None:
-            from flowsynth_gui.features.audio_io import AudioFileError, load_audio
+            from flowsynth_gui.explorer.sounds import SoundFileError, read_sound_file
 
             try:
-                loaded = load_audio(path, sample_rate=SAMPLE_RATE, duration=None)
-            except AudioFileError as err:
+                samples, notes = read_sound_file(path)
+            except SoundFileError as err:
                 self.session.post("warning", f"{MATCH_FAILED} this file: {err}")
                 return
-            self._match(loaded.samples, Path(path).stem, loaded.notes, imitation)
+            self._match(samples, Path(path).stem, notes, imitation)
         self.session.on_work_lane("matching the sound", match)
 
     def match_audio(self, samples: np.ndarray, source: str = "recording",
@@ -74,28 +74,22 @@ class MatchingControl:
     def _match(self, samples: np.ndarray, source: str, notes: tuple[str, ...],
                imitation: bool = False) -> None:
         """The first answer at once (made current), then the live search on a worker."""
-        from flowsynth_gui.features.audio_io import AudioFileError
-        from flowsynth_gui.features.mel import log_mel
-        from flowsynth_gui.inference.analysis import analyse_audio, analyse_imitation
+        from flowsynth_gui.explorer.sounds import SoundFileError, analyse, spectrogram
 
         ex = self.session.explorer
         self.session.set_busy("matching", True)
         try:
-            if imitation:
-                target = analyse_imitation(samples, SAMPLE_RATE, source)
-                outcome = ex.imitate(target, budget=0.0)
-                heard = target.audio
-            else:
-                target = analyse_audio(samples, SAMPLE_RATE, source)
-                outcome = ex.match_target(target, budget=0.0, record=False)
-                heard = target.audio
-        except AudioFileError as err:  # silent, a click, ...
+            target = analyse(samples, source, imitation)
+            outcome = (ex.imitate(target, budget=0.0) if imitation
+                       else ex.match_target(target, budget=0.0, record=False))
+            heard = target.audio
+        except SoundFileError as err:  # silent, a click, ...
             self.session.post("warning", f"{MATCH_FAILED} {source}: {err}")
             return
         finally:
             self.session.set_busy("matching", False)
         self._imitating = imitation
-        self.target = Rendered(heard, SAMPLE_RATE, log_mel(heard, SAMPLE_RATE),
+        self.target = Rendered(heard, SAMPLE_RATE, spectrogram(heard),
                                 f"{'Imitation' if imitation else 'Target'}: {source}")
         self.session.target_loaded.emit(self.target)
         name = f"Match: {source}"
@@ -161,13 +155,9 @@ class MatchingControl:
         a spectral match; an imitation's list is ranked by shape alone)."""
         if ex is not self.session.explorer:
             return
-        from flowsynth_gui.matching import MatchOutcome
-        from flowsynth_gui.matching.imitation import ImitationOutcome
-
         imitation = self._imitating
         outcome = ex.last_imitation if imitation else ex.last_match
-        candidates = list(found.candidates if isinstance(found, MatchOutcome | ImitationOutcome)
-                          else found)
+        candidates = list(found if isinstance(found, list | tuple) else found.candidates)
         answer = None if imitation or outcome is None else outcome.model_answer
         if answer is not None and not any(c is answer for c in candidates):
             candidates.append(answer)

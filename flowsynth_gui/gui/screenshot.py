@@ -56,12 +56,11 @@ class _Choreography:
         session.match_file(self._demo_target(sketch))
 
     def _demo_target(self, index: int) -> str:
-        from flowsynth_gui.features.audio_io import write_wav
-        from flowsynth_gui.synth.render import render
+        from flowsynth_gui.explorer.sounds import render_preview, write_sound_file
 
         point = self.session.explorer.map.points[index]
-        audio = render(point.params, note=55)
-        return str(write_wav(Path(self.tmp.name) / "imitation.wav", audio, 22050))
+        audio, _ = render_preview(point.params, note=55)
+        return write_sound_file(str(Path(self.tmp.name) / "imitation.wav"), audio)
 
     def _matched(self, report: object) -> None:
         # The match lists its first candidates, then its live search ends with the final list.

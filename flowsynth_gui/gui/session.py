@@ -315,48 +315,37 @@ class Session(QObject):
                 self._models_loading -= 1
 
     def _load_model_now(self, path: str, first: bool) -> None:
-        from flowsynth_gui.explorer import Explorer, MacroCache, MacroSettings
-        from flowsynth_gui.matching import open_index, open_posterior
-        from flowsynth_gui.matching.shape_index import load_shapes
-        from flowsynth_gui.models import CheckpointError, load_checkpoint
-        from flowsynth_gui.synth.render import warm_up as warm_up_renderer
+        from flowsynth_gui.explorer.sounds import open_model, warm_up
 
         self.set_busy("loading the model", True)
         self.status_changed.emit("model", f"Model: loading {Path(path).name}…")
         try:
-            checkpoint = _load_retrying(load_checkpoint, CheckpointError, path)
-            names = checkpoint.metadata.param_names
-            index, index_note = open_index(self.options.index_path, names)
-            posterior, posterior_note = open_posterior(self.options.posterior_path, names,
-                                                       index)
-            shapes, shapes_note = load_shapes(index) if index is not None else (None, None)
-            explorer = Explorer(checkpoint,
-                                macro_settings=self.options.macro_settings or MacroSettings(),
-                                macro_cache=MacroCache(self._cache_folder()),
-                                workers=self.options.render_workers, index=index,
-                                posterior=posterior, shapes=shapes)
-        except (CheckpointError, ValueError, OSError) as err:
+            opened = open_model(path, index_path=self.options.index_path,
+                                posterior_path=self.options.posterior_path,
+                                macro_settings=self.options.macro_settings,
+                                macro_cache_folder=self._cache_folder(),
+                                workers=self.options.render_workers)
+        except (ValueError, OSError) as err:  # a foreign or corrupt checkpoint names the reason
             self._model_failed(path, err, first)
             return
         finally:
             self.set_busy("loading the model", False)
+        explorer = opened.explorer
         previous = self._explorer
         if previous is not None:
             self._carry_over(previous, explorer)
         self._explorer = explorer
-        self.model_info = _model_info(path, checkpoint, explorer)
+        self.model_info = _model_info(path, opened.checkpoint, explorer)
         self.model_loaded.emit(self.model_info)
         self.status_changed.emit("model", f"Model: {self.model_info.label}")
         if not first:
             self.in_gui(lambda: self.settings.set("model/path", path))
             self.post("info", f"Loaded model {self.model_info.label}")
-        for note in (index_note, posterior_note if index is not None else None):
-            if note:
-                self.post("info", f"Sound matching: {note}")
-        if shapes_note:
-            self.post("info", f"Imitation: {shapes_note}")
-        explorer.imitator.warm_up()  # compiled kernels loaded now, not at the first imitation
-        warm_up_renderer()  # nor at the first preview (sketches render in groups, not alone)
+        for note in opened.matching_notes:
+            self.post("info", f"Sound matching: {note}")
+        if opened.imitation_note:
+            self.post("info", f"Imitation: {opened.imitation_note}")
+        warm_up(explorer)  # compiled kernels loaded now, not at the first preview or imitation
         self.map.clear()
         self.matching.clear()
         self.publish(explorer, "model")
@@ -423,7 +412,7 @@ class Session(QObject):
         if continuous and previous is not None and (edited or base not in self.tags_by_name):
             tags = previous.tags  # mid-gesture: the tags are suggested when it ends
         elif edited or base not in self.tags_by_name:
-            from flowsynth_gui.latent.sliders import suggest_tags
+            from flowsynth_gui.explorer import suggest_tags
 
             pairs = [(s.negative, s.positive) for s in self.model_info.sliders]
             tags = tuple(suggest_tags(pairs, semantic))
@@ -451,17 +440,15 @@ class Session(QObject):
                                   lambda: self._render_preview(play, asked), key="preview")
 
     def _render_preview(self, play: bool, asked: bool = False) -> None:
-        from flowsynth_gui.features.mel import log_mel
-        from flowsynth_gui.synth.render import render
+        from flowsynth_gui.explorer.sounds import render_preview
 
         state = self.state
         if state is None or self.closing:
             return
         preview = self._preview
         if preview is None or preview.seq != state.seq:
-            audio = render(dict(state.values), note=state.note)
-            preview = Rendered(audio, SAMPLE_RATE, log_mel(audio, SAMPLE_RATE), state.name,
-                               state.seq)
+            audio, spectrogram = render_preview(state.values, state.note)
+            preview = Rendered(audio, SAMPLE_RATE, spectrogram, state.name, state.seq)
             self._preview = preview
             self.preview_rendered.emit(preview)
         if play and not self._play(preview) and asked:
@@ -716,24 +703,11 @@ class Session(QObject):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _load_retrying(load: Any, error: type[Exception], path: str) -> Any:
-    """Load a checkpoint; a checksum mismatch is retried briefly, since a training run may be
-    between writing the weights and the sidecar (both atomic, one after the other)."""
-    for attempt in range(4):
-        try:
-            return load(path)
-        except error as err:
-            if "checksum" not in str(err) or attempt == 3:
-                raise
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
-
-
 def _model_info(path: str, checkpoint: Any, explorer: Explorer) -> ModelInfo:
-    from flowsynth_gui.synth.params import all_specs
+    from flowsynth_gui.explorer.sounds import parameter_specs
 
     params = tuple(ParamInfo(s.name, s.section, float(s.min), float(s.max), s.unit,
-                             s.default_normalised, s.dsp) for s in all_specs())
+                             s.default_normalised, s.dsp) for s in parameter_specs())
     sliders = tuple(SliderInfo(s.dim, s.negative, s.positive, *s.range)
                     for s in explorer.semantic_sliders())
     training = checkpoint.metadata.training or {}

@@ -98,14 +98,15 @@ class MidiPanel(QWidget):
 
     def show_cc_map(self, cc_map: Any, source: str, active: Collection[str] = ()) -> None:
         """List the map's bindings, the model's parameters first (the ones a drag moves)."""
-        from flowsynth_gui.synth.params import spec_by_name  # loaded by then, off start-up
+        from flowsynth_gui.explorer.sounds import parameter_specs  # loaded by then
 
+        specs = {spec.name: spec for spec in parameter_specs()}
         bindings = sorted(cc_map, key=lambda b: (b.param not in active, b.cc))
         self.cc_source.setText(f"CC map ({len(bindings)} parameters, channel as chosen "
                                f"above): {source}")
         self.cc_table.setRowCount(len(bindings))
         for row, binding in enumerate(bindings):
-            spec = spec_by_name(binding.param)
+            spec = specs[binding.param]  # a CC map binds only known parameters
             marker = "" if binding.param in active else "  (not in the model)"
             cells = (f"{binding.param}{marker}", f"{spec.section} {spec.key}", binding.describe())
             for column, text in enumerate(cells):

@@ -23,13 +23,12 @@ _WAVE_COLUMNS = 600  # min/max envelope columns: one per pixel of a wide panel
 def frequency_ticks() -> list[tuple[float, str]]:
     """Where 100 Hz, 1 kHz... sit on the image's 0..1 mel height, for the frequency axis.
 
-    Imported when the first spectrogram is shown, not at start-up: the features package pulls
+    Imported when the first spectrogram is shown, not at start-up: the features behind it pull
     in scipy (over a second before the window could appear); by then a worker has loaded it.
     """
-    from flowsynth_gui.features.mel import DEFAULT_SETTINGS, hz_to_mel
+    from flowsynth_gui.explorer.sounds import frequency_of_mel_height
 
-    low, high = hz_to_mel(DEFAULT_SETTINGS.fmin), hz_to_mel(DEFAULT_SETTINGS.fmax)
-    return [(float((hz_to_mel(hz) - low) / (high - low)), label)
+    return [(frequency_of_mel_height(hz), label)
             for hz, label in ((100, "100"), (300, "300"), (1000, "1k"), (3000, "3k"),
                               (10000, "10k"))]
 
