@@ -215,3 +215,25 @@ def test_the_faster_spline_is_zukos_spline() -> None:
     torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(log_det, log_det_ref, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(ours.inv(y), x, atol=1e-4, rtol=1e-4)
+
+
+def test_a_loaded_posterior_draws_what_the_trained_one_draws(tmp_path: Path) -> None:
+    """Loading bakes the flow's masks into plain layers: the same draws and densities."""
+    import zuko
+
+    config = PosteriorConfig(4, 3, transforms=2, hidden=8)
+    model = ParameterPosterior(config).eval()
+    model.fit_scaling(torch.rand(50, 4), torch.randn(50, 3))
+    path = save_posterior(tmp_path / "p.pt", model, NAMES[:4], "emb-1", {"epochs": 1})[0]
+    loaded = load_posterior(path, NAMES[:4], "emb-1")
+    assert not any(isinstance(m, zuko.nn.MaskedLinear) for m in loaded.model.modules())
+    e = torch.randn(3)
+
+    def draw(posterior: ParameterPosterior) -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(9)
+        with torch.no_grad():
+            return posterior.sample(e, 32)
+
+    (values, density), (trained_values, trained_density) = draw(loaded.model), draw(model)
+    torch.testing.assert_close(values, trained_values)
+    torch.testing.assert_close(density, trained_density)

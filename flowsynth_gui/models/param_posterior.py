@@ -282,7 +282,25 @@ def load_posterior(path: str | os.PathLike[str], param_names: tuple[str, ...] | 
         raise CheckpointError(f"{where}: {len(names)} names for {config.n_params} parameters")
     model = ParameterPosterior(config)
     model.load_state_dict(_read_weights(weights_path, data["weights"], model))
-    return LoadedPosterior(model.eval(), names, data["embedding"], data.get("training") or {})
+    return LoadedPosterior(_with_masks_applied(model.eval()), names, data["embedding"],
+                           data.get("training") or {})
+
+
+def _with_masks_applied(model: ParameterPosterior) -> ParameterPosterior:
+    """For drawing only: each masked layer of the flow becomes a plain linear layer holding
+    its masked weights. zuko multiplies weight and mask on every call, which was a third of
+    the time of drawing 64 presets (16 calls of a 736 x 256 product and copy)."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, zuko.nn.MaskedLinear):
+                plain = nn.Linear(child.in_features, child.out_features,
+                                  bias=child.bias is not None)
+                with torch.no_grad():
+                    plain.weight.copy_(child.weight * child.mask)
+                    if child.bias is not None:
+                        plain.bias.copy_(child.bias)
+                setattr(parent, name, plain.eval())
+    return model
 
 
 def _read_posterior_sidecar(path: Path) -> dict[str, Any]:
