@@ -155,6 +155,57 @@ def at(row: int, v: int) -> int:
     return row * LANES + v
 
 
+@njit(**INLINE)
+def osc1_and_osc3(st: np.ndarray, c: np.ndarray, v: int) -> tuple[float, float, float]:
+    """Voice ``v``'s pitch ramps one sample on; osc 1 (its wave and its step) and osc 3's
+    contribution, their phases advanced."""
+    d1 = st[at(RAMP + R_DT1, v)] + st[at(STEP + R_DT1, v)]
+    d2_base = st[at(RAMP + R_DT2, v)] + st[at(STEP + R_DT2, v)]
+    d3 = st[at(RAMP + R_DT3, v)] + st[at(STEP + R_DT3, v)]
+    st[at(RAMP + R_DT1, v)] = d1
+    st[at(RAMP + R_DT2, v)] = d2_base
+    st[at(RAMP + R_DT3, v)] = d3
+    p1, p3 = st[at(S_PH1, v)], st[at(S_PH3, v)]
+    width = c[at(C_WIDTH, v)]
+    o1 = morph_wave_lanes(p1, d1, c[at(C_SHAPE1, v)], width)
+    osc3 = c[at(C_GAIN3, v)] * morph_wave_lanes(p3, d3, c[at(C_SHAPE3, v)], width)
+    st[at(S_PH1, v)] = wrapped(p1 + d1)
+    st[at(S_PH3, v)] = wrapped(p3 + d3)
+    return o1, d1, osc3
+
+
+@njit(**INLINE)
+def osc2(st: np.ndarray, c: np.ndarray, v: int, o1: float) -> float:
+    """Osc 2's contribution, frequency- and ring-modulated by osc 1; its phase advanced."""
+    # FM at index 0 leaves dt2 as it is (it lies inside the clamp's range)
+    d2 = min(0.45, max(1e-7, st[at(RAMP + R_DT2, v)] * (1.0 + c[at(C_FM, v)] * o1)))
+    p2 = st[at(S_PH2, v)]
+    o2 = morph_wave_lanes(p2, d2, c[at(C_SHAPE2, v)], c[at(C_WIDTH, v)])
+    st[at(S_PH2, v)] = wrapped(p2 + d2)
+    return c[at(C_GAIN2, v)] * (o2 + c[at(C_RING, v)] * (o1 * o2 - o2))
+
+
+@njit(**INLINE)
+def sub(st: np.ndarray, c: np.ndarray, v: int, d1: float) -> float:
+    """The square sub-oscillator an octave below osc 1; its phase advanced."""
+    d_sub = 0.5 * d1
+    inverse = 1.0 / d_sub
+    narrow = d_sub >= 0.25
+    phase = st[at(S_PHSUB, v)]
+    fall = phase + 0.5 if phase < 0.5 else phase - 0.5
+    st[at(S_PHSUB, v)] = wrapped(phase + d_sub)
+    return c[at(C_SUB, v)] * (blep_at(wrap_distance(phase, inverse), narrow)
+                              - blep_at(wrap_distance(fall, inverse), narrow)
+                              + (1.0 if phase < 0.5 else -1.0))
+
+
+@njit(**INLINE)
+def noise_sample(c: np.ndarray, noise: np.ndarray, v: int) -> float:
+    state, white = next_noise(noise[v])
+    noise[v] = state
+    return c[at(C_NOISE, v)] * white
+
+
 @njit(**JIT)
 def oscillators(st: np.ndarray, c: np.ndarray, noise: np.ndarray, mix: np.ndarray,
                 osc1: np.ndarray, count: int) -> None:
@@ -165,38 +216,26 @@ def oscillators(st: np.ndarray, c: np.ndarray, noise: np.ndarray, mix: np.ndarra
     """
     for n in range(count):
         for v in range(LANES):
-            d1 = st[at(RAMP + R_DT1, v)] + st[at(STEP + R_DT1, v)]
-            d2_base = st[at(RAMP + R_DT2, v)] + st[at(STEP + R_DT2, v)]
-            d3 = st[at(RAMP + R_DT3, v)] + st[at(STEP + R_DT3, v)]
-            st[at(RAMP + R_DT1, v)] = d1
-            st[at(RAMP + R_DT2, v)] = d2_base
-            st[at(RAMP + R_DT3, v)] = d3
-            p1, p2, p3, psub = (st[at(S_PH1, v)], st[at(S_PH2, v)], st[at(S_PH3, v)],
-                                st[at(S_PHSUB, v)])
-            width = c[at(C_WIDTH, v)]
-            o1 = morph_wave_lanes(p1, d1, c[at(C_SHAPE1, v)], width)
-            # FM at index 0 leaves dt2 as it is (it lies inside the clamp's range)
-            d2 = min(0.45, max(1e-7, d2_base * (1.0 + c[at(C_FM, v)] * o1)))
-            o2 = morph_wave_lanes(p2, d2, c[at(C_SHAPE2, v)], width)
-            x = (c[at(C_GAIN1, v)] * o1
-                 + c[at(C_GAIN2, v)] * (o2 + c[at(C_RING, v)] * (o1 * o2 - o2)))
-            x += c[at(C_GAIN3, v)] * morph_wave_lanes(p3, d3, c[at(C_SHAPE3, v)], width)
-            d_sub = 0.5 * d1
-            inverse = 1.0 / d_sub
-            narrow = d_sub >= 0.25
-            fall = psub + 0.5 if psub < 0.5 else psub - 0.5
-            x += c[at(C_SUB, v)] * (blep_at(wrap_distance(psub, inverse), narrow)
-                                    - blep_at(wrap_distance(fall, inverse), narrow)
-                                    + (1.0 if psub < 0.5 else -1.0))
-            state, white = next_noise(noise[v])
-            noise[v] = state
-            x += c[at(C_NOISE, v)] * white
+            o1, d1, osc3 = osc1_and_osc3(st, c, v)
+            x = c[at(C_GAIN1, v)] * o1 + osc2(st, c, v, o1) + osc3
+            x += sub(st, c, v, d1)
+            x += noise_sample(c, noise, v)
             mix[n * LANES + v] = x
             osc1[n * LANES + v] = o1
-            st[at(S_PH1, v)] = wrapped(p1 + d1)
-            st[at(S_PH2, v)] = wrapped(p2 + d2)
-            st[at(S_PH3, v)] = wrapped(p3 + d3)
-            st[at(S_PHSUB, v)] = wrapped(psub + d_sub)
+
+
+@njit(**JIT)
+def oscillators_without_osc2_and_sub(st: np.ndarray, c: np.ndarray, noise: np.ndarray,
+                                     mix: np.ndarray, osc1: np.ndarray, count: int) -> None:
+    """:func:`oscillators` for a group in which no voice hears osc 2 or the sub (the 16- and
+    32-parameter sets have neither OscMix nor the sub): a quarter less work, the same sound."""
+    for n in range(count):
+        for v in range(LANES):
+            o1, _, osc3 = osc1_and_osc3(st, c, v)
+            x = c[at(C_GAIN1, v)] * o1 + 0.0 + osc3
+            x += noise_sample(c, noise, v)
+            mix[n * LANES + v] = x
+            osc1[n * LANES + v] = o1
 
 
 @njit(**INLINE)
@@ -279,6 +318,15 @@ def filters(st: np.ndarray, c: np.ndarray, mix: np.ndarray, osc1: np.ndarray,
 
 
 @njit(**JIT)
+def any_positive(consts: np.ndarray, row: int) -> bool:
+    """Whether any voice has a positive value in constants row ``row``."""
+    for v in range(LANES):
+        if consts[at(row, v)] > 0.0:
+            return True
+    return False
+
+
+@njit(**JIT)
 def any_sounding(states: np.ndarray) -> bool:
     for v in range(LANES):
         if states[S_ENV1_STAGE * LANES + v] != STAGE_IDLE:
@@ -302,6 +350,8 @@ def lanes_process(params: np.ndarray, states: np.ndarray, noise: np.ndarray,
             derive_static(params[v], lane_state(states, v), sr)
     consts = np.empty(N_CONSTANTS * LANES)
     fill_constants(params, states, consts, sr)
+    # levels are fixed for the note: what one tick's constants say holds for all of them
+    full_oscillators = any_positive(consts, C_GAIN2) or any_positive(consts, C_SUB)
     mix = np.empty(CONTROL_PERIOD * LANES)
     osc1 = np.empty(CONTROL_PERIOD * LANES)
     n = start
@@ -312,7 +362,10 @@ def lanes_process(params: np.ndarray, states: np.ndarray, noise: np.ndarray,
                 states[S_COUNTDOWN * LANES + v] = CONTROL_PERIOD
             fill_constants(params, states, consts, sr)
         count = min(int(states[S_COUNTDOWN * LANES]), stop - n)
-        oscillators(states, consts, noise, mix, osc1, count)
+        if full_oscillators:
+            oscillators(states, consts, noise, mix, osc1, count)
+        else:
+            oscillators_without_osc2_and_sub(states, consts, noise, mix, osc1, count)
         filters(states, consts, mix, osc1, out_l[n * LANES:(n + count) * LANES],
                 out_r[n * LANES:(n + count) * LANES], count)
         for v in range(LANES):
