@@ -53,8 +53,8 @@ NOTE_SECONDS = 3.0  # note held, then released (paper's protocol)
 RENDER_SECONDS = 4.0
 _MIN_RATE, _MAX_RATE = 8000, 192000
 # A group of voices costs LANES voices whatever its size (a short group is padded); a voice in
-# a group costs ~0.65 of one rendered alone (benchmarks/bench_render.py), so groups of fewer
-# than ~0.65 x LANES rows render one by one.
+# a group costs 0.5-0.75 of one rendered alone (benchmarks/bench_render.py: without osc 2 and
+# the sub, resp. with them), so groups of fewer than ~0.65 x LANES rows render one by one.
 MIN_LANE_GROUP = 11
 
 
@@ -265,9 +265,11 @@ def render_batch(values: np.ndarray, names: Sequence[str], note: int = 60, veloc
 
 def warm_up() -> None:
     """Load (or, the first time, compile) every rendering kernel: one short note alone with
-    every effect on, and one group of voices side by side. Call it on a worker before the
-    first render someone waits for; from numba's cache it takes a fraction of a second."""
+    every effect on, and a group of voices side by side without and with osc 2 (the two
+    oscillator loops). Call it on a worker before the first render someone waits for; from
+    numba's cache it takes a fraction of a second."""
     wet = ("Rtary1: Drive", "Chrs1: Wet", "Plate1: Wet", "Delay1: Wet")
     render(dict.fromkeys(wet, 0.5), duration=0.1, note_seconds=0.05)
-    render_batch(np.full((MIN_LANE_GROUP, len(wet)), 0.5), wet, duration=0.1, note_seconds=0.05,
-                 workers=1)
+    for names in (wet, (*wet, "OSC: OscMix")):
+        render_batch(np.full((MIN_LANE_GROUP, len(names)), 0.5), names, duration=0.1,
+                     note_seconds=0.05, workers=1)

@@ -33,13 +33,9 @@ from flowsynth_gui.synth.dsp import (
 )
 from flowsynth_gui.synth.voice_kernel import (
     CONTROL_PERIOD,
-    HPF_OFF_BELOW,
     INTERPOLATED,
     LADDER_DRIVE,
     LADDER_MAKEUP,
-    P_E1VEL,
-    P_HPF,
-    P_HPRES,
     R_D_HP,
     R_D_LP,
     R_DT1,
@@ -70,7 +66,6 @@ from flowsynth_gui.synth.voice_kernel import (
     S_PHSUB,
     S_RAMPS,
     S_TIME,
-    S_VELOCITY,
     SILENCE_LEVEL,
     STAGE_ATTACK,
     STAGE_DECAY,
@@ -79,7 +74,9 @@ from flowsynth_gui.synth.voice_kernel import (
     VOICE_STATE_SIZE,
     control_tick,
     derive_static,
+    high_pass_on,
     tick_constants,
+    velocity_scale,
     voice_release,
     voice_start,
 )
@@ -140,8 +137,8 @@ def fill_constants(params: np.ndarray, states: np.ndarray, consts: np.ndarray,
         rows[C_FEEDBACK, lane] = c.feedback
         rows[C_HP_DAMPING, lane] = c.hp_damping
         rows[C_WIDTH, lane] = c.width
-        rows[C_E1_SCALE, lane] = 1.0 - p[P_E1VEL] * 0.01 * (1.0 - s[S_VELOCITY] / 127.0)
-        rows[C_HP_ON, lane] = 1.0 if p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0 else 0.0
+        rows[C_E1_SCALE, lane] = velocity_scale(p, s)
+        rows[C_HP_ON, lane] = 1.0 if high_pass_on(p) else 0.0
 
 
 @njit(**INLINE)
@@ -232,7 +229,7 @@ def oscillators_without_osc2_and_sub(st: np.ndarray, c: np.ndarray, noise: np.nd
     for n in range(count):
         for v in range(LANES):
             o1, _, osc3 = osc1_and_osc3(st, c, v)
-            x = c[at(C_GAIN1, v)] * o1 + 0.0 + osc3
+            x = c[at(C_GAIN1, v)] * o1 + 0.0 + osc3  # the full loop's sums, osc 2 at zero
             x += noise_sample(c, noise, v)
             mix[n * LANES + v] = x
             osc1[n * LANES + v] = o1

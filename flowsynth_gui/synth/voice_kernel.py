@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from flowsynth_gui.synth.dsp import (
+    INLINE,
     JIT,
     cubic_clip,
     fast_exp2,
@@ -391,6 +392,18 @@ def filter_pass(s: np.ndarray, ramps: np.ndarray, steps: np.ndarray, consts: tup
     s[S_ENV1], s[S_ENV1_STAGE], s[S_ENV2], s[S_ENV2_STAGE] = env1, env1_stage, env2, env2_stage
 
 
+@njit(**INLINE)
+def velocity_scale(p: np.ndarray, s: np.ndarray) -> float:
+    """The amp envelope's scale for the note's velocity (ENV1: Velocity)."""
+    return 1.0 - p[P_E1VEL] * 0.01 * (1.0 - s[S_VELOCITY] / 127.0)
+
+
+@njit(**INLINE)
+def high_pass_on(p: np.ndarray) -> bool:
+    """The HPF runs unless it sits at its lowest setting with no resonance (as in Diva)."""
+    return p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0
+
+
 @njit(**JIT)
 def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: np.ndarray,
                   out_l: np.ndarray, out_r: np.ndarray, start: int, stop: int,
@@ -403,11 +416,11 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
     """
     smooth_coef = ms_to_coef(SMOOTHING_TIME_S, sr / CONTROL_PERIOD) if smoothing else 0.0
     p = smoothed
-    e1_scale = 1.0 - p[P_E1VEL] * 0.01 * (1.0 - s[S_VELOCITY] / 127.0)
+    e1_scale = velocity_scale(p, s)
     if s[S_DIRTY] != 0.0:
         derive_static(p, s, sr)
     consts = tick_constants(p, s, sr)
-    hp_on = p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0
+    hp_on = high_pass_on(p)
     noise_state = rng[0]
     # Local copies of the interpolated values and their per-sample steps.
     ramps = s[S_RAMPS:S_RAMPS + INTERPOLATED].copy()
@@ -427,7 +440,7 @@ def voice_process(target: np.ndarray, smoothed: np.ndarray, s: np.ndarray, rng: 
             steps[:] = s[S_RAMPS + INTERPOLATED:S_RAMPS + 2 * INTERPOLATED]
             s[S_COUNTDOWN] = CONTROL_PERIOD
             consts = tick_constants(p, s, sr)
-            hp_on = p[P_HPF] > HPF_OFF_BELOW or p[P_HPRES] > 0.0
+            hp_on = high_pass_on(p)
         count = min(int(s[S_COUNTDOWN]), stop - n)
         noise_state = oscillator_pass(s, ramps, steps, consts, noise_state, mix, osc1, count)
         filter_pass(s, ramps, steps, consts, e1_scale, hp_on, mix, osc1, out_l, out_r, n, count)
