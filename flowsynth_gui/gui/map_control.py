@@ -38,14 +38,11 @@ class MapControl:
     def build(self, ex: Explorer) -> None:
         """Library, imported folders, then sketches: the map grows as each part is ready."""
         self.session.presets.place_library(ex)
-        for folder in self.settings_h2p_folders():
+        for folder in self.session.presets.h2p_folders():
             self.session.presets.import_folder(ex, folder, remember=False)
         axes = self.session.settings.get("map/axes")
         self._sketch(ex)
         self._apply_axes(ex, axes, quiet=True)
-
-    def settings_h2p_folders(self) -> list[str]:
-        return [str(f) for f in self.session.settings.get("library/h2p_folders")]
 
     def _sketch(self, ex: Explorer) -> None:
         from flowsynth_gui.explorer.sketches import SKETCH_SOURCE, sketch_presets

@@ -40,6 +40,10 @@ class PresetsControl:
             self._library = PresetLibrary(self.library_folder())
         return self._library
 
+    def h2p_folders(self) -> list[str]:
+        """The Diva preset folders imported before (Settings), placed on every map."""
+        return [str(f) for f in self.session.settings.get("library/h2p_folders")]
+
     def library_folder(self) -> str:
         folder = self.session.options.library_folder or self.session.settings.get("library/folder")
         if folder:
@@ -62,7 +66,7 @@ class PresetsControl:
         library = self.library()
         self.session.library_changed.emit(LibraryListing(
             str(library.folder), tuple(library.list()), tuple(library.favourites()),
-            tuple(self.session.map.settings_h2p_folders())))
+            tuple(self.h2p_folders())))
 
     def refresh_library(self) -> None:
         self.session.work_lane.submit("reading the library", self._emit_library)
@@ -154,7 +158,7 @@ class PresetsControl:
             self.session.in_gui(lambda: self._remember_folder(folder))
 
     def _remember_folder(self, folder: str) -> None:
-        folders = self.session.map.settings_h2p_folders()
+        folders = self.h2p_folders()
         if folder not in folders:
             self.session.settings.set("library/h2p_folders", [*folders, folder])
         self.refresh_library()
