@@ -26,10 +26,11 @@ REPEATS = 60
 BATCH = 64
 # Lane operations (add, multiply, compare, select, divide) per voice and sample in the batched
 # kernels, counted in voice_batch.py: ~120 per morph_wave_lanes, ~60 for the sub, ~10 noise and
-# mixing, ~115 for HPF, filter FM, ladder, envelopes and VCA. The 32-parameter presets timed
-# here have no osc 2 and no sub (no OscMix, no sub level in the set), so their groups take
-# oscillators_without_osc2_and_sub: two waves, no sub.
-OPS_PER_VOICE_SAMPLE = 2 * 120 + 10 + 115
+# mixing, ~15 for the HPF, ~100 for filter FM, ladder, envelopes and VCA. The 32-parameter
+# presets timed here have no osc 2, no sub and no HPF (no OscMix, sub level or HPF setting in
+# the set), so their groups take oscillators_without_osc2_and_sub and
+# filters_without_high_pass: two waves, no sub, no HPF.
+OPS_PER_VOICE_SAMPLE = 2 * 120 + 10 + 100
 PEAK_LANES = 64  # enough independent chains to hide the multiply-add latency
 
 

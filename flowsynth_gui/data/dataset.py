@@ -150,8 +150,10 @@ _AUDIBLE_FLOORS = {"ENV1: Sustain": 0.2, "VCF1: Frequency": 0.35, "OSC: Volume1"
 
 def reject_reasons(audio: np.ndarray) -> np.ndarray:
     """Per sound: '' (kept), 'silent' (peak below -60 dBFS) or 'clipped'."""
-    peak = np.max(np.abs(audio), axis=1)
-    clipped = np.mean(np.abs(audio) > CLIP_LEVEL, axis=1) > CLIP_FRACTION
+    magnitude = np.abs(audio)
+    peak = magnitude.max(axis=1)
+    clipped = (np.count_nonzero(magnitude > CLIP_LEVEL, axis=1)
+               > CLIP_FRACTION * audio.shape[1])
     return np.where(peak < SILENCE_PEAK, "silent", np.where(clipped, "clipped", ""))
 
 

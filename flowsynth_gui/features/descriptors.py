@@ -50,6 +50,7 @@ from collections.abc import Mapping
 from dataclasses import astuple, dataclass, fields
 
 import numpy as np
+from numba import njit
 
 from flowsynth_gui.features.mel import (
     DEFAULT_SETTINGS,
@@ -179,43 +180,72 @@ def _describe(audio: np.ndarray, mag: np.ndarray, settings: MelSettings) -> np.n
     held = audio[:, :held_samples].astype(np.float64)
     # Frames whose centre lies within the held part.
     held_frames = min(mag.shape[2], held_samples // settings.hop_length + 1)
-    # float32 spectra (the bulk of the work) with float64 per-frame sums: descriptors need
-    # relative precision only, and this halves the memory traffic of a dataset build.
-    mag = np.ascontiguousarray(mag[:, :, :held_frames], dtype=np.float32)
-    power = np.square(mag)
-    frame_power = power.sum(axis=1, dtype=np.float64)
+    # Frames-major, as the STFT computes them (no copy for stft_magnitude_batch's output):
+    # every per-frame sum then runs over contiguous bins.
+    spectra = np.ascontiguousarray(np.swapaxes(mag, 1, 2), dtype=np.float32)
+    frequencies = stft_frequencies(settings)
+    high_start = int(np.searchsorted(frequencies, HF_CUTOFF_HZ))
+    floored = np.empty((len(audio), held_frames, spectra.shape[2]), np.float32)
+    frame_power, magnitude_sum, weighted_frequency, high_power, floored_sum = _frame_sums(
+        spectra, held_frames, frequencies, high_start, floored)
     weight = np.sqrt(frame_power)
-    freqs = stft_frequencies(settings).astype(np.float32)
-    centroid_t = np.matmul(freqs, mag).astype(np.float64) / np.maximum(
-        mag.sum(axis=1, dtype=np.float64), _TINY)
+    centroid_t = weighted_frequency / np.maximum(magnitude_sum, _TINY)
+    bins = spectra.shape[2]
+    # Geometric over arithmetic mean of the floored power; numpy's vectorised log does the
+    # bulk of the work, in place.
+    log_mean = np.log(floored, out=floored).sum(axis=2, dtype=np.float64) / bins
+    flatness = np.exp(log_mean) / (floored_sum / bins)
     attack_s, attack_end_s = _attack(held, settings.sample_rate)
     columns = {
         "spectral_centroid": _weighted_mean(centroid_t, weight),
-        "spectral_flatness": _weighted_mean(_flatness(power), weight),
+        "spectral_flatness": _weighted_mean(flatness, weight),
         "modulation": _modulation(centroid_t, frame_power, attack_end_s, settings),
         "attack_sharpness": -np.log10(attack_s),
         "loudness_db": _loudness_db(held),
-        "hf_ratio": _hf_ratio(power, settings),
+        "hf_ratio": high_power.sum(axis=1) / np.maximum(frame_power.sum(axis=1), _TINY),
     }
     return np.stack([columns[name] for name in DESCRIPTOR_NAMES], axis=1)
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _frame_sums(spectra: np.ndarray, held_frames: int, frequencies: np.ndarray,
+                high_start: int, floored: np.ndarray) -> tuple:
+    """Per held frame of ``spectra`` ``(n, frames, bins)``: power, magnitude sum,
+    frequency-weighted magnitude sum, power from ``high_start`` on, and the sum of the power
+    floored ``_FLATNESS_FLOOR`` below the frame's peak bin (written into ``floored``).
+    One pass over the bins for the sums, a second for the floor, both in cache."""
+    n, bins = spectra.shape[0], spectra.shape[2]
+    power = np.zeros((n, held_frames))
+    magnitude = np.zeros((n, held_frames))
+    weighted = np.zeros((n, held_frames))
+    high = np.zeros((n, held_frames))
+    floored_sum = np.zeros((n, held_frames))
+    for i in range(n):
+        for j in range(held_frames):
+            frame = spectra[i, j]
+            total, total_mag, total_weighted, total_high, peak = 0.0, 0.0, 0.0, 0.0, 0.0
+            for b in range(bins):
+                m = np.float64(frame[b])
+                p = m * m
+                total += p
+                total_mag += m
+                total_weighted += frequencies[b] * m
+                total_high += p if b >= high_start else 0.0
+                peak = max(peak, p)
+            floor = max(peak * _FLATNESS_FLOOR, _TINY)
+            total_floored = 0.0
+            for b in range(bins):
+                m = np.float64(frame[b])
+                p = max(m * m, floor)
+                floored[i, j, b] = p
+                total_floored += p
+            power[i, j], magnitude[i, j], weighted[i, j] = total, total_mag, total_weighted
+            high[i, j], floored_sum[i, j] = total_high, total_floored
+    return power, magnitude, weighted, high, floored_sum
+
+
 def _weighted_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return (values * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), _TINY)
-
-
-def _flatness(power: np.ndarray) -> np.ndarray:
-    """Per-frame flatness of ``power`` ``(n, bins, frames)`` -> ``(n, frames)``."""
-    floor = np.maximum(power.max(axis=1, keepdims=True) * _FLATNESS_FLOOR, _TINY)
-    floored = np.maximum(power, floor.astype(power.dtype))
-    geometric = np.exp(np.log(floored).mean(axis=1, dtype=np.float64))
-    return geometric / floored.mean(axis=1, dtype=np.float64)
-
-
-def _hf_ratio(power: np.ndarray, settings: MelSettings) -> np.ndarray:
-    high = stft_frequencies(settings) >= HF_CUTOFF_HZ
-    total = power.sum(axis=(1, 2), dtype=np.float64)
-    return power[:, high, :].sum(axis=(1, 2), dtype=np.float64) / np.maximum(total, _TINY)
 
 
 def _loudness_db(held: np.ndarray) -> np.ndarray:

@@ -265,11 +265,11 @@ def render_batch(values: np.ndarray, names: Sequence[str], note: int = 60, veloc
 
 def warm_up() -> None:
     """Load (or, the first time, compile) every rendering kernel: one short note alone with
-    every effect on, and a group of voices side by side without and with osc 2 (the two
-    oscillator loops). Call it on a worker before the first render someone waits for; from
-    numba's cache it takes a fraction of a second."""
+    every effect on, and a group of voices side by side without, then with osc 2 and the HPF
+    (both variants of the oscillator and of the filter loop). Call it on a worker before the
+    first render someone waits for; from numba's cache it takes a fraction of a second."""
     wet = ("Rtary1: Drive", "Chrs1: Wet", "Plate1: Wet", "Delay1: Wet")
     render(dict.fromkeys(wet, 0.5), duration=0.1, note_seconds=0.05)
-    for names in (wet, (*wet, "OSC: OscMix")):
+    for names in (wet, (*wet, "OSC: OscMix", "HPF: Frequency")):
         render_batch(np.full((MIN_LANE_GROUP, len(names)), 0.5), names, duration=0.1,
                      note_seconds=0.05, workers=1)

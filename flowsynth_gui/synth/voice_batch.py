@@ -252,6 +252,74 @@ def envelope_step(level: float, stage: float, attack_step: float, decay_coef: fl
     return new_level, new_stage
 
 
+@njit(**INLINE)
+def high_pass(st: np.ndarray, c: np.ndarray, v: int, x: float) -> float:
+    """The TPT state-variable high-pass of voice ``v``, kept only by the voices that use it."""
+    g = st[at(RAMP + R_G_HP, v)]
+    h1, h2 = st[at(S_HP1, v)], st[at(S_HP2, v)]
+    hp = (x - (2.0 * c[at(C_HP_DAMPING, v)] + g) * h1 - h2) * st[at(RAMP + R_D_HP, v)]
+    v1 = g * hp
+    bp = v1 + h1
+    use_hp = c[at(C_HP_ON, v)] != 0.0
+    st[at(S_HP1, v)] = bp + v1 if use_hp else h1
+    st[at(S_HP2, v)] = h2 + 2.0 * g * bp if use_hp else h2
+    return hp if use_hp else x
+
+
+@njit(**INLINE)
+def ladder(st: np.ndarray, c: np.ndarray, v: int, x: float, o1: float) -> float:
+    """The ladder of voice ``v``, with the audio-rate cutoff of filter FM where it has it."""
+    k, denominator = st[at(RAMP + R_K, v)], st[at(RAMP + R_D_LP, v)]
+    depth = c[at(C_FILTER_FM, v)]
+    g_fm = min(st[at(RAMP + R_G_RAW, v)] * fast_exp2(depth * o1), 6.3)
+    big_g = g_fm / (1.0 + g_fm) if depth > 0.0 else st[at(RAMP + R_G_LP, v)]
+    s1, s2 = st[at(S_LAD1, v)], st[at(S_LAD2, v)]
+    s3, s4, y = st[at(S_LAD3, v)], st[at(S_LAD4, v)], st[at(S_LADY, v)]
+    sigma = (((big_g * s1 + s2) * big_g + s3) * big_g + s4) * (1.0 - big_g)
+    x_in = (LADDER_DRIVE * x * (1.0 + 0.5 * k)
+            + c[at(C_FEEDBACK, v)] * 1.5 * cubic_clip(2.0 * y))
+    u = cubic_clip((x_in - k * sigma) * denominator)
+    step = (u - s1) * big_g
+    y1 = step + s1
+    st[at(S_LAD1, v)] = y1 + step
+    step = (y1 - s2) * big_g
+    y2 = step + s2
+    st[at(S_LAD2, v)] = y2 + step
+    step = (y2 - s3) * big_g
+    y3 = step + s3
+    st[at(S_LAD3, v)] = y3 + step
+    step = (y3 - s4) * big_g
+    y = step + s4
+    st[at(S_LADY, v)] = y
+    st[at(S_LAD4, v)] = y + step
+    return y
+
+
+@njit(**INLINE)
+def envelopes_and_vca(st: np.ndarray, c: np.ndarray, v: int, y: float, out_l: np.ndarray,
+                      out_r: np.ndarray, frame: int) -> None:
+    """Both envelopes one sample on; the amp envelope's gain on ``y``, panned into the buses."""
+    e1, e1_stage = envelope_step(
+        st[at(S_ENV1, v)], st[at(S_ENV1_STAGE, v)], c[at(C_E1_ATTACK, v)],
+        c[at(C_E1_DECAY, v)], c[at(C_E1_SUSTAIN, v)], c[at(C_E1_RELEASE, v)])
+    e2, e2_stage = envelope_step(
+        st[at(S_ENV2, v)], st[at(S_ENV2_STAGE, v)], c[at(C_E2_ATTACK, v)],
+        c[at(C_E2_DECAY, v)], c[at(C_E2_SUSTAIN, v)], c[at(C_E2_RELEASE, v)])
+    st[at(S_ENV1, v)], st[at(S_ENV1_STAGE, v)] = e1, e1_stage
+    st[at(S_ENV2, v)], st[at(S_ENV2_STAGE, v)] = e2, e2_stage
+    amp = e1 * c[at(C_E1_SCALE, v)] * y * LADDER_MAKEUP
+    out_l[frame * LANES + v] = amp * st[at(RAMP + R_GAIN_L, v)]
+    out_r[frame * LANES + v] = amp * st[at(RAMP + R_GAIN_R, v)]
+
+
+@njit(**INLINE)
+def ramps_step(st: np.ndarray) -> None:
+    """The filter's interpolated coefficients one sample on, for every voice."""
+    for i in range(R_G_LP, INTERPOLATED):
+        for v in range(LANES):
+            st[at(RAMP + i, v)] += st[at(STEP + i, v)]
+
+
 @njit(**JIT)
 def filters(st: np.ndarray, c: np.ndarray, mix: np.ndarray, osc1: np.ndarray,
             out_l: np.ndarray, out_r: np.ndarray, count: int) -> None:
@@ -260,58 +328,24 @@ def filters(st: np.ndarray, c: np.ndarray, mix: np.ndarray, osc1: np.ndarray,
     The voices are the bus's only source, so their samples are written, not added: the buses
     need no clearing."""
     for n in range(count):
-        for i in range(R_G_LP, INTERPOLATED):
-            for v in range(LANES):
-                st[at(RAMP + i, v)] += st[at(STEP + i, v)]
+        ramps_step(st)
         for v in range(LANES):
-            x = mix[n * LANES + v]
-            # High-pass (TPT state-variable), kept only by the voices that use it
-            g = st[at(RAMP + R_G_HP, v)]
-            h1, h2 = st[at(S_HP1, v)], st[at(S_HP2, v)]
-            hp = (x - (2.0 * c[at(C_HP_DAMPING, v)] + g) * h1 - h2) * st[at(RAMP + R_D_HP, v)]
-            v1 = g * hp
-            bp = v1 + h1
-            use_hp = c[at(C_HP_ON, v)] != 0.0
-            st[at(S_HP1, v)] = bp + v1 if use_hp else h1
-            st[at(S_HP2, v)] = h2 + 2.0 * g * bp if use_hp else h2
-            x = hp if use_hp else x
+            x = high_pass(st, c, v, mix[n * LANES + v])
+            y = ladder(st, c, v, x, osc1[n * LANES + v])
+            envelopes_and_vca(st, c, v, y, out_l, out_r, n)
 
-            # Ladder, with the audio-rate cutoff of filter FM where a voice has it
-            k, denominator = st[at(RAMP + R_K, v)], st[at(RAMP + R_D_LP, v)]
-            depth = c[at(C_FILTER_FM, v)]
-            g_fm = min(st[at(RAMP + R_G_RAW, v)] * fast_exp2(depth * osc1[n * LANES + v]), 6.3)
-            big_g = g_fm / (1.0 + g_fm) if depth > 0.0 else st[at(RAMP + R_G_LP, v)]
-            s1, s2 = st[at(S_LAD1, v)], st[at(S_LAD2, v)]
-            s3, s4, y = st[at(S_LAD3, v)], st[at(S_LAD4, v)], st[at(S_LADY, v)]
-            sigma = (((big_g * s1 + s2) * big_g + s3) * big_g + s4) * (1.0 - big_g)
-            x_in = (LADDER_DRIVE * x * (1.0 + 0.5 * k)
-                    + c[at(C_FEEDBACK, v)] * 1.5 * cubic_clip(2.0 * y))
-            u = cubic_clip((x_in - k * sigma) * denominator)
-            step = (u - s1) * big_g
-            y1 = step + s1
-            st[at(S_LAD1, v)] = y1 + step
-            step = (y1 - s2) * big_g
-            y2 = step + s2
-            st[at(S_LAD2, v)] = y2 + step
-            step = (y2 - s3) * big_g
-            y3 = step + s3
-            st[at(S_LAD3, v)] = y3 + step
-            step = (y3 - s4) * big_g
-            y = step + s4
-            st[at(S_LADY, v)] = y
-            st[at(S_LAD4, v)] = y + step
 
-            e1, e1_stage = envelope_step(
-                st[at(S_ENV1, v)], st[at(S_ENV1_STAGE, v)], c[at(C_E1_ATTACK, v)],
-                c[at(C_E1_DECAY, v)], c[at(C_E1_SUSTAIN, v)], c[at(C_E1_RELEASE, v)])
-            e2, e2_stage = envelope_step(
-                st[at(S_ENV2, v)], st[at(S_ENV2_STAGE, v)], c[at(C_E2_ATTACK, v)],
-                c[at(C_E2_DECAY, v)], c[at(C_E2_SUSTAIN, v)], c[at(C_E2_RELEASE, v)])
-            st[at(S_ENV1, v)], st[at(S_ENV1_STAGE, v)] = e1, e1_stage
-            st[at(S_ENV2, v)], st[at(S_ENV2_STAGE, v)] = e2, e2_stage
-            amp = e1 * c[at(C_E1_SCALE, v)] * y * LADDER_MAKEUP
-            out_l[n * LANES + v] = amp * st[at(RAMP + R_GAIN_L, v)]
-            out_r[n * LANES + v] = amp * st[at(RAMP + R_GAIN_R, v)]
+@njit(**JIT)
+def filters_without_high_pass(st: np.ndarray, c: np.ndarray, mix: np.ndarray,
+                              osc1: np.ndarray, out_l: np.ndarray, out_r: np.ndarray,
+                              count: int) -> None:
+    """:func:`filters` for a group in which no voice uses the HPF (none does in the 16- and
+    32-parameter sets, whose HPF sits off): its state stays as it is, the sound the same."""
+    for n in range(count):
+        ramps_step(st)
+        for v in range(LANES):
+            y = ladder(st, c, v, mix[n * LANES + v], osc1[n * LANES + v])
+            envelopes_and_vca(st, c, v, y, out_l, out_r, n)
 
 
 @njit(**JIT)
@@ -349,6 +383,7 @@ def lanes_process(params: np.ndarray, states: np.ndarray, noise: np.ndarray,
     fill_constants(params, states, consts, sr)
     # levels are fixed for the note: what one tick's constants say holds for all of them
     full_oscillators = any_positive(consts, C_GAIN2) or any_positive(consts, C_SUB)
+    high_pass_used = any_positive(consts, C_HP_ON)
     mix = np.empty(CONTROL_PERIOD * LANES)
     osc1 = np.empty(CONTROL_PERIOD * LANES)
     n = start
@@ -363,8 +398,12 @@ def lanes_process(params: np.ndarray, states: np.ndarray, noise: np.ndarray,
             oscillators(states, consts, noise, mix, osc1, count)
         else:
             oscillators_without_osc2_and_sub(states, consts, noise, mix, osc1, count)
-        filters(states, consts, mix, osc1, out_l[n * LANES:(n + count) * LANES],
-                out_r[n * LANES:(n + count) * LANES], count)
+        block_l = out_l[n * LANES:(n + count) * LANES]
+        block_r = out_r[n * LANES:(n + count) * LANES]
+        if high_pass_used:
+            filters(states, consts, mix, osc1, block_l, block_r, count)
+        else:
+            filters_without_high_pass(states, consts, mix, osc1, block_l, block_r, count)
         for v in range(LANES):
             states[S_COUNTDOWN * LANES + v] -= count
             states[S_TIME * LANES + v] += count
