@@ -19,6 +19,8 @@ __all__ = [
     "poly_blamp",
     "morph_wave",
     "morph_wave_lanes",
+    "triangle_lanes",
+    "saw_and_pulse_lanes",
     "wrap_distance",
     "blep_at",
     "next_noise",
@@ -240,22 +242,35 @@ def blamp_at(distance: float) -> float:
 
 
 @njit(**INLINE)
-def morph_wave_lanes(t: float, dt: float, shape: float, width: float) -> float:
-    """``morph_wave`` as selects: all four waves, then the two the shape blends."""
-    inverse_dt = 1.0 / dt
-    narrow = dt >= 0.25
-    segment = 0.0 if shape < 1.0 else 1.0 if shape < 2.0 else 2.0
-    blend = shape - segment
+def triangle_lanes(t: float, dt: float, inverse_dt: float) -> float:
+    """The band-limited triangle of ``morph_wave_lanes``."""
     half = t + 0.5
     half = half - 1.0 if half >= 1.0 else half
-    triangle = 4.0 * abs(t - 0.5) - 1.0 + 4.0 * dt * (blamp_at(wrap_distance(half, inverse_dt))
-                                                        - blamp_at(wrap_distance(t, inverse_dt)))
+    return 4.0 * abs(t - 0.5) - 1.0 + 4.0 * dt * (blamp_at(wrap_distance(half, inverse_dt))
+                                                  - blamp_at(wrap_distance(t, inverse_dt)))
+
+
+@njit(**INLINE)
+def saw_and_pulse_lanes(t: float, inverse_dt: float, width: float,
+                        narrow: bool) -> tuple[float, float]:
+    """The band-limited saw and pulse of ``morph_wave_lanes`` (they share the rising wrap)."""
     rise = blep_at(wrap_distance(t, inverse_dt), narrow)
     saw = 2.0 * t - 1.0 - rise
     fall = t - width
     fall = fall + 1.0 if fall < 0.0 else fall
     pulse = ((1.0 if t < width else -1.0) + rise - blep_at(wrap_distance(fall, inverse_dt), narrow)
              - (2.0 * width - 1.0))
+    return saw, pulse
+
+
+@njit(**INLINE)
+def morph_wave_lanes(t: float, dt: float, shape: float, width: float) -> float:
+    """``morph_wave`` as selects: all four waves, then the two the shape blends."""
+    inverse_dt = 1.0 / dt
+    segment = 0.0 if shape < 1.0 else 1.0 if shape < 2.0 else 2.0
+    blend = shape - segment
+    triangle = triangle_lanes(t, dt, inverse_dt)
+    saw, pulse = saw_and_pulse_lanes(t, inverse_dt, width, dt >= 0.25)
     sine = fast_sin_cycle(t)
     a = sine if segment == 0.0 else triangle if segment == 1.0 else saw
     b = triangle if segment == 0.0 else saw if segment == 1.0 else pulse
