@@ -13,7 +13,8 @@ distance (``matching.shape_distance``, default weights) and by SC (linear mel). 
   search run again from the new query, at budget 0 and at ``--feedback-budget`` (beside the
   same search without feedback, so the search's own gain is not counted as the feedback's);
 - for built-in-synth originals that are index rows: the share of imitations whose original
-  preset is among the top 10.
+  preset is among the top 10, and the rank of the original among the index shapes the search
+  starts from (the imitation's shape, default weights; 0 is first).
 
 Targets (issue "Vocal imitation"): top-1 shape distance <= 0.5 x random's and <= 0.7 x the
 spectral engine's; the original's preset in the top 10 for >= 50 %; feedback improves top-1
@@ -40,7 +41,7 @@ from flowsynth_gui.inference.analysis import analyse_imitation, fit_seconds, loa
 from flowsynth_gui.inference.match import Matcher
 from flowsynth_gui.matching import MatchEngine, open_index, open_posterior
 from flowsynth_gui.matching.imitation import Imitator
-from flowsynth_gui.matching.shape_distance import shape_distance
+from flowsynth_gui.matching.shape_distance import ShapeQuery, ShapeTable, shape_distance
 from flowsynth_gui.matching.shape_index import load_shapes
 from flowsynth_gui.models import load_checkpoint
 from flowsynth_gui.paths import DEFAULT_MODEL
@@ -110,6 +111,12 @@ def feedback_round(imitator: Imitator, target, outcome, names, original: Origina
     return again, time.perf_counter() - began
 
 
+def retrieval_rank(shapes: ShapeTable, target, row: int) -> int:
+    """How many index shapes are nearer the imitation than the imitated sound's own."""
+    distances = shapes.distances(ShapeQuery.of(target.shape))
+    return int(np.sum(distances < distances[row])) if row < len(distances) else -1
+
+
 def median_row(name: str, rows: Scores, count_in_time: bool = True) -> str:
     shape, sc = np.median(rows.shape[name]), np.median(rows.sc[name])
     time_ms = (f"{1e3 * np.median(rows.seconds[name]):.0f} ms"
@@ -138,7 +145,7 @@ def main() -> None:
     engine = MatchEngine(names, matcher=matcher, index=index, posterior=posterior, workers=2)
     imitator = Imitator(engine, shapes)
     rng = np.random.default_rng(args.seed)
-    rows, found, gains = Scores(), [], []
+    rows, found, gains, ranks = Scores(), [], [], []
     warm = analyse_imitation(np.sin(np.arange(SR) / 10).astype(np.float32), SR)
     imitator.imitate(warm, budget=0)  # compiled kernels and caches loaded once
     print(f"{len(sounds)} originals, index {len(index):,} sounds ({len(shapes):,} shapes), "
@@ -187,6 +194,7 @@ def main() -> None:
             if original.row is not None:
                 own = f"index #{original.row}"
                 found.append(any(c.label == own for c in full.candidates[:10]))
+                ranks.append(retrieval_rank(shapes, target, original.row))
             before = rows.shape["imitation, first answer"][-1]
             gains.append(1 - rows.shape["imitation, first answer after one round of feedback"][-1]
                          / max(before, 1e-9))
@@ -210,6 +218,11 @@ def main() -> None:
     if found:
         print(f"original preset in the top 10: {np.mean(found):.0%} of {len(found)} imitations "
               "of index originals (target >= 50 %)")
+        known = np.array([r for r in ranks if r >= 0])
+        if known.size:
+            print(f"rank of the original among the {len(shapes):,} index shapes: median "
+                  f"{np.median(known):.0f}, top 10 {np.mean(known < 10):.0%}, top 100 "
+                  f"{np.mean(known < 100):.0%} ({known.size} imitations)")
     print(f"feedback: median top-1 shape distance {first_d:.3f} -> {fed_d:.3f} "
           f"({1 - fed_d / first_d:.0%} better; median per imitation {np.median(gains):.0%}; "
           "target >= 15 %)")

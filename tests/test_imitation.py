@@ -20,6 +20,7 @@ from flowsynth_gui.matching.shape_distance import (
     ShapeQuery,
     ShapeTable,
     apply_feedback,
+    combine,
     shape_distance,
 )
 from flowsynth_gui.matching.shape_index import build_shapes, load_shapes
@@ -109,6 +110,50 @@ def test_feedback_moves_the_query_and_the_weights_the_right_way() -> None:
     assert apply_feedback(query, [], []) is query
 
 
+
+def test_feedback_can_give_weight_to_a_feature_that_had_none() -> None:
+    """Pitch starts at weight 0; marks that only pitch tells apart give it some."""
+    x = np.linspace(0, 1, POINTS)
+    query = ShapeQuery.of(_shape(-x, x - 0.5))
+    assert query.weight_table()["pitch"] == 0
+
+    def gliding(depth: float) -> SoundShape:
+        shape = _shape(-x, x - 0.5)
+        shape.contours[FEATURES.index("pitch")] = depth * x
+        return shape
+
+    moved = apply_feedback(query, [gliding(0.0), gliding(0.02)], [gliding(0.8), gliding(0.9)])
+    assert moved.weight_table()["pitch"] > 0.01 * sum(moved.weight_table().values())
+
+
+def test_a_top_list_keeps_few_polished_near_copies() -> None:
+    from flowsynth_gui.matching.engine import MatchCandidate
+    from flowsynth_gui.matching.imitation import _POLISHED_IN_TOP, _Pool
+
+    x = np.linspace(0, 1, POINTS)
+    pool = _Pool(ShapeQuery.of(_shape(-x, x - 0.5)))
+    near = [(MatchCandidate(RNG.uniform(0, 1, 4), np.nan, "polish"), _shape(-x, x - 0.5))
+            for _ in range(8)]  # polish variants: the query's own shape
+    other = [(MatchCandidate(RNG.uniform(0, 1, 4), np.nan, "index", f"index #{i}"),
+              _shape(-x ** (1 + i / 10), x - 0.5)) for i in range(8)]
+    pool.add(near + other)
+    top = pool.top(8)
+    assert [c.source for c, _ in top[:_POLISHED_IN_TOP]] == ["polish"] * _POLISHED_IN_TOP
+    assert sum(c.source == "polish" for c, _ in top) == _POLISHED_IN_TOP and len(top) == 8
+
+
+def test_features_of_no_weight_are_skipped_without_changing_the_distance() -> None:
+    shapes = [_shape(-np.linspace(0, 1, POINTS) ** k, RNG.uniform(-1, 1, POINTS))
+              for k in (0.5, 1.0, 2.0)]
+    for shape in shapes:
+        shape.contours[FEATURES.index("pitch")] = RNG.uniform(-1, 1, POINTS)
+    table, query = ShapeTable.of(shapes), ShapeQuery.of(shapes[0])
+    skipped = table.feature_distances(query, every_feature=False)
+    assert np.all(skipped[:, FEATURES.index("pitch")] == 0)
+    assert table.feature_distances(query)[1:, FEATURES.index("pitch")].min() > 0
+    assert np.allclose(table.distances(query), combine(table.feature_distances(query),
+                                                       query.weights))
+
 # --- index shapes and the search ----------------------------------------------------------------
 
 def test_index_shapes_resume_and_are_refused_for_another_index(index_32_with_shapes: Path,
@@ -193,11 +238,15 @@ def test_cli_imitation_round_trip(index_32_with_shapes: Path, tmp_path: Path,
                      str(index_32_with_shapes), "--budget", "0.3", "--out", str(out)])
     printed = capsys.readouterr()
     assert code == 1 and "silent.wav: cannot match" in printed.err  # the others still matched
-    for stem in ("hum", "dat"):
-        data = json.loads((out / f"{stem}.json").read_text())
-        assert 0 <= data["shape_distance"] < 1 and isinstance(data["note"], int)
+    found = {stem: json.loads((out / f"{stem}.json").read_text()) for stem in ("hum", "dat")}
+    for data in found.values():
+        assert 0 <= data["shape_distance"] < 3 and isinstance(data["note"], int)
         assert set(data["parameters"]) == set(NAMES)
-    assert "hum.wav: note 50, shape distance" in printed.out  # D3 = MIDI 50
+    # a 1.5 s hum has index sounds of its length; a 0.15 s "dat" pays for being shorter
+    assert found["hum"]["shape_distance"] < 1 < found["dat"]["shape_distance"]
+    # played where it sounds the hum's D3 (MIDI 50), its own tuning counted
+    assert f"hum.wav: note {found['hum']['note']}, shape distance" in printed.out
+    assert "pitch 147.6 Hz -> MIDI note 50" in printed.out
 
 
 def test_a_full_shape_memo_keeps_what_the_search_needs(index_32_with_shapes: Path,

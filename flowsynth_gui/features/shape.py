@@ -4,7 +4,7 @@ A hummed "wooow" shares almost no spectrum with the filter sweep it imitates, bu
 do follow the sweep (SynthAssist, Cartwright & Pardo 2014). A sound's shape is taken over its
 *active* part (from the first to the last frame within 40 dB of its loudest: a lead-in of
 silence or a tail of room noise is not shape) and summarised as :data:`POINTS` points per
-feature, so that a 0.15 s "ts" and a 4 s swell are both 16 points, and their lengths are kept
+feature, so that a 0.15 s "ts" and a 4 s swell are both 32 points, and their lengths are kept
 beside the contours. Features, each scaled to about [-1, 1] (see :data:`RANGES`):
 
 ``loudness``    RMS in dB re the loudest frame, over 50 dB (0 loudest, -1 at -50 dB)
@@ -40,7 +40,10 @@ FEATURES = ("loudness", "pitch", "voicing", "brightness", "noisiness", "change")
 #: the range each scaled feature lives in (the uint8 code of an index stores it in)
 RANGES = {"loudness": (-1.0, 0.0), "pitch": (-1.0, 1.0), "voicing": (0.0, 1.0),
           "brightness": (-1.0, 1.0), "noisiness": (0.0, 1.0), "change": (0.0, 1.0)}
-POINTS = 16  # points per contour
+# Points per contour. 32 rather than 16: the loudness contour is what a voice follows best, and
+# its finer detail halved the median rank of the imitated sound among 40,000 index shapes
+# (docs/RESULTS.md, "Vocal imitation").
+POINTS = 32
 N_FFT, HOP = 1024, 256  # 46 ms frames every 11.6 ms at 22,050 Hz: a 0.15 s "ts" has 13
 ACTIVE_DB = 40.0  # the active part: frames within this of the loudest
 _LOUDNESS_DB, _SEMITONES, _OCTAVES = 50.0, 12.0, 3.0
@@ -70,9 +73,9 @@ def describe_shape(samples: np.ndarray, sample_rate: int) -> SoundShape:
     active = np.flatnonzero(level > peak - ACTIVE_DB)
     first, last = int(active[0]), int(active[-1]) + 1
     segment = audio[first * HOP: last * HOP + N_FFT - HOP]
-    # Spectra and pitch at a hop that gives ~8 frames per contour point: a 4 s sound costs
-    # 130 frames, not 345, and a short one keeps the 11.6 ms hop.
-    hop = max(HOP, len(segment) // (8 * POINTS))
+    # Spectra at a hop that gives ~4 frames per contour point: a 4 s sound costs 130 frames,
+    # not 345, and a short one keeps the 11.6 ms hop.
+    hop = max(HOP, len(segment) // (4 * POINTS))
     spectrum = np.abs(librosa.stft(segment, n_fft=N_FFT, hop_length=hop, center=False))
     if spectrum.shape[1] == 0:
         spectrum = np.abs(librosa.stft(np.pad(segment, (0, N_FFT)), n_fft=N_FFT,
@@ -106,8 +109,8 @@ def _frame_levels(audio: np.ndarray) -> np.ndarray:
 def _pitch_contours(segment: np.ndarray, sample_rate: int, hop: int,
                     frames: int) -> tuple[np.ndarray, np.ndarray, float | None]:
     """Pitch (semitones re the median, scaled) and voicing, ``frames`` long."""
-    # Pitch moves slowly next to the spectrum: 3 frames per contour point are enough.
-    track = pitch_track(segment, sample_rate, hop=max(hop, len(segment) // (3 * POINTS)),
+    # Pitch moves slowly next to the spectrum: 1.5 frames per contour point are enough.
+    track = pitch_track(segment, sample_rate, hop=max(hop, len(segment) // (3 * POINTS // 2)),
                         frame=N_FFT)
     hz = _resample(track.hz, frames)
     confidence = _resample(track.confidence, frames)

@@ -41,6 +41,10 @@ __all__ = ["ImitationOutcome", "ImitationProgress", "ImitationSettings", "Imitat
 _SAME = 1e-6
 _BATCH = 32
 _MEMO = 4096  # rendered shapes kept for re-ranking after feedback
+# Polished candidates a top list keeps: CMA-ES variants are near copies of their start, and ten
+# of them would push out the other presets of nearly the same shape (the imitated sound's own
+# among them: docs/RESULTS.md, "Vocal imitation").
+_POLISHED_IN_TOP = 3
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,15 @@ class _Pool:
 
     def top(self, k: int) -> list[tuple[MatchCandidate, SoundShape]]:
         chosen: list[tuple[MatchCandidate, SoundShape]] = []
+        polished = 0
         for i in np.argsort(self._distances, kind="stable"):
             c, s = self.items[int(i)]
             if any(np.max(np.abs(c.params - o.params)) <= _SAME for o, _ in chosen):
                 continue
+            if c.source == "polish":
+                if polished == _POLISHED_IN_TOP:
+                    continue
+                polished += 1
             chosen.append((MatchCandidate(c.params, self._distances[i], c.source, c.label,
                                           c.z, c.note), s))
             if len(chosen) == k:
