@@ -99,7 +99,8 @@ def test_the_shipped_index_is_current_and_the_engine_beats_the_model_at_once() -
     index = load_index(DEFAULT_INDEX)
     names = tuple(param_set(32))
     assert index.names == names and len(index) >= 100_000
-    assert sum(f.stat().st_size for f in DEFAULT_INDEX.rglob("*") if f.is_file()) < 30 * 2**20
+    # 27 MB of index and 6 MB of 32-point imitation shapes
+    assert sum(f.stat().st_size for f in DEFAULT_INDEX.rglob("*") if f.is_file()) < 34 * 2**20
     matcher = Matcher(load_checkpoint(DEFAULT_MODEL))
     engine = MatchEngine(names, matcher=matcher, index=index, workers=2)
     values = np.random.default_rng(77).uniform(0.05, 0.95, (8, 32))
