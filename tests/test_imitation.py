@@ -110,7 +110,6 @@ def test_feedback_moves_the_query_and_the_weights_the_right_way() -> None:
     assert apply_feedback(query, [], []) is query
 
 
-
 def test_feedback_can_give_weight_to_a_feature_that_had_none() -> None:
     """Pitch starts at weight 0; marks that only pitch tells apart give it some."""
     x = np.linspace(0, 1, POINTS)
@@ -153,6 +152,7 @@ def test_features_of_no_weight_are_skipped_without_changing_the_distance() -> No
     assert table.feature_distances(query)[1:, FEATURES.index("pitch")].min() > 0
     assert np.allclose(table.distances(query), combine(table.feature_distances(query),
                                                        query.weights))
+
 
 # --- index shapes and the search ----------------------------------------------------------------
 
