@@ -7,7 +7,8 @@ distance (``matching.shape_distance``, default weights) and by SC (linear mel). 
 
 - random preset; the model's one-shot answer (the imitation at the reference pitch);
 - the spectral engine (``MatchEngine.match``, SC against the imitation) at ``--budget``;
-- imitation matching, first answer (budget 0) and at ``--budget``;
+- imitation matching, first answer (budget 0) and at ``--budget``, each search on its own (the
+  imitator forgets the previous search's best, which would otherwise be among its candidates);
 - one simulated round of relevance feedback on the first answer: of its top 8, the 2 nearest
   the original by true shape distance marked closer, the 2 furthest marked further, and the
   search run again from the new query, at budget 0 and at ``--feedback-budget`` (beside the
@@ -106,6 +107,7 @@ def feedback_round(imitator: Imitator, target, outcome, names, original: Origina
              for c in top]
     order = list(np.argsort(truth))
     query = imitator.feedback(outcome, closer=order[:2], further=order[-2:])
+    imitator.forget_previous()
     began = time.perf_counter()
     again = imitator.imitate(target, query=query, again=outcome, budget=budget, top=10, seed=3)
     return again, time.perf_counter() - began
@@ -170,6 +172,7 @@ def main() -> None:
             rows.add(f"spectral engine, {args.budget:g} s", score(
                 names, original, spectral.best.params,
                 original_note(original, spectral.best.note, spectral_heard)), spectral.seconds)
+            imitator.forget_previous()  # no search below sees another's answers
             first = imitator.imitate(target, budget=0, top=10, seed=1)
             rows.add("imitation, first answer", score(
                 names, original, first.best.params,
@@ -179,6 +182,7 @@ def main() -> None:
                 names, original, again.best.params,
                 original_note(original, again.best.note, heard)), again_s)
             fb = args.feedback_budget
+            imitator.forget_previous()
             plain = imitator.imitate(target, again=first, budget=fb, top=10, seed=3)
             rows.add(f"imitation, first answer searched on {fb:g} s", score(
                 names, original, plain.best.params,
@@ -187,6 +191,7 @@ def main() -> None:
             rows.add(f"imitation, one round of feedback and {fb:g} s", score(
                 names, original, fed.best.params,
                 original_note(original, fed.best.note, heard)), fed_s)
+            imitator.forget_previous()
             full = imitator.imitate(target, budget=args.budget, top=10, seed=2)
             rows.add(f"imitation, {args.budget:g} s", score(
                 names, original, full.best.params,
@@ -224,13 +229,13 @@ def main() -> None:
                   f"{np.median(known):.0f}, top 10 {np.mean(known < 10):.0%}, top 100 "
                   f"{np.mean(known < 100):.0%} ({known.size} imitations)")
     print(f"feedback: median top-1 shape distance {first_d:.3f} -> {fed_d:.3f} "
-          f"({1 - fed_d / first_d:.0%} better; median per imitation {np.median(gains):.0%}; "
+          f"({1 - fed_d / first_d:.1%} better; median per imitation {np.median(gains):.0%}; "
           "target >= 15 %)")
     fb = args.feedback_budget
     plain_d = np.median(rows.shape[f"imitation, first answer searched on {fb:g} s"])
     fed_search_d = np.median(rows.shape[f"imitation, one round of feedback and {fb:g} s"])
     print(f"feedback with a {fb:g} s search: {first_d:.3f} -> {fed_search_d:.3f} "
-          f"({1 - fed_search_d / first_d:.0%} better than the first answer); the same search "
+          f"({1 - fed_search_d / first_d:.1%} better than the first answer); the same search "
           f"without feedback {plain_d:.3f} ({1 - fed_search_d / plain_d:.0%} better with it)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +106,57 @@ def test_feedback_moves_the_query_and_the_weights_the_right_way() -> None:
     before = query.weight_table()
     assert table["loudness"] / table["brightness"] > before["loudness"] / before["brightness"]
     assert pytest.approx(sum(table.values()), rel=1e-5) == sum(before.values())
-    mean_closer = np.mean([s.contours for s in closer], axis=0)
-    assert np.abs(moved.contours - mean_closer).sum() < np.abs(query.contours - mean_closer).sum()
+    mean_further = np.mean([s.contours for s in further], axis=0)
+    assert (np.abs(moved.contours - mean_further).sum()
+            > np.abs(query.contours - mean_further).sum())
+    assert [id(a) for a in moved.anchors] == [id(c) for c in closer]
     assert apply_feedback(query, [], []) is query
+
+
+def test_shapes_marked_closer_are_anchors_of_the_distance() -> None:
+    """After feedback a candidate's distance is half its distance to the query and half its mean
+    distance to the anchors; the last four marks are kept."""
+    x = np.linspace(0, 1, POINTS)
+    query = ShapeQuery.of(_shape(-x, x - 0.5))
+    marked = [_shape(-x ** (1 + i), RNG.uniform(-1, 1, POINTS)) for i in range(3)]
+    candidates = ShapeTable.of([_shape(-x ** k, x - 0.5) for k in (0.5, 2.0, 4.0)] + marked)
+    moved = replace(apply_feedback(query, marked[:2], []), contours=query.contours)
+    expected = 0.5 * candidates.distances(query) + 0.25 * sum(
+        candidates.distances(ShapeQuery.of(s)) for s in marked[:2])
+    assert np.allclose(candidates.distances(moved), expected, atol=1e-6)
+    again = apply_feedback(apply_feedback(moved, marked[1:], []), marked[2:], [])
+    assert [id(a) for a in again.anchors] == [id(s) for s in (*marked[1:2], *marked[1:], marked[2])]
+    assert np.argmin(candidates.distances(moved)[3:]) in (0, 1)  # a marked shape comes first
+
+
+def _plain_dtw(a: np.ndarray, b: np.ndarray, radius: int) -> float:
+    n = len(a)
+    cells = np.full((n + 1, n + 1), np.inf)
+    cells[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(max(1, i - radius), min(n, i + radius) + 1):
+            cells[i, j] = abs(a[i - 1] - b[j - 1]) + min(cells[i - 1, j], cells[i, j - 1],
+                                                         cells[i - 1, j - 1])
+    return cells[n, n] / n
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 130])
+def test_shapes_warped_side_by_side_equal_one_at_a_time(count: int) -> None:
+    """The kernel warps shapes in SIMD lanes; each lane is the plain banded DTW, whatever the
+    shape's position in its block."""
+    from flowsynth_gui.matching.shape_distance import _RADIUS, _RELATIVE
+
+    table = ShapeTable(RNG.uniform(-1, 0, (count, len(FEATURES), POINTS)), np.ones(count))
+    query = ShapeQuery.of(SoundShape(RNG.uniform(-1, 0, (len(FEATURES), POINTS)).astype(
+        np.float32), 1.0, None))
+    q_rel = ShapeTable(query.contours[None], np.ones(1)).relative[0]
+    got = table.feature_distances(query)
+    for k in {0, count // 2, count - 1}:
+        for f, name in enumerate(FEATURES):
+            rho = _RELATIVE[name]
+            want = ((1 - rho) * _plain_dtw(query.contours[f], table.contours[k, f], _RADIUS)
+                    + rho * _plain_dtw(q_rel[f], table.relative[k, f], _RADIUS))
+            assert got[k, f] == pytest.approx(want, abs=1e-5)
 
 
 def test_feedback_can_give_weight_to_a_feature_that_had_none() -> None:

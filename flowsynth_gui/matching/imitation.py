@@ -14,8 +14,9 @@
 A hummed "wooow" shares almost no spectrum with the filter sweep it imitates, so the spectral
 engine (SC) is at chance on voices; their loudness, pitch and brightness contours do follow
 it (:mod:`.shape_distance`). Relevance feedback: :meth:`Imitator.feedback` turns the
-candidates the user marked closer / further into a new query, and :meth:`Imitator.imitate`
-with that query re-ranks every shape it has rendered (no render again) and searches on.
+candidates the user marked closer / further into a new query (those marked closer become its
+anchors), and :meth:`Imitator.imitate` with that query re-ranks every shape it has rendered (no
+render again) and searches on.
 """
 
 from __future__ import annotations
@@ -165,6 +166,11 @@ class Imitator:
             return
         shapes = self.engine.scorer.shapes(np.stack([v for _, v in entries]), REFERENCE_NOTE)
         self._presets[source] = (entries, ShapeTable.of(shapes))
+
+    def forget_previous(self) -> None:
+        """Start the next imitation without the previous one's best among its candidates (a
+        benchmark's imitations are independent; a user's are not)."""
+        self._previous = ()
 
     def feedback(self, outcome: ImitationOutcome, closer: Sequence[int],
                  further: Sequence[int]) -> ShapeQuery:

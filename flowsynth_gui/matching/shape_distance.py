@@ -25,12 +25,17 @@ octave slips) and added only noise to the ranking. Measured as the rank of the i
 among the 40,000 shapes of the shipped index (docs/RESULTS.md, "Vocal imitation"); feedback can
 still give every feature weight (below).
 
-Relevance feedback (SynthAssist, Cartwright & Pardo 2014) is Rocchio's rule on the contours —
-the query moves half way to the mean of the candidates marked closer and a quarter away from
-those marked further — and a multiplicative reweighting: a feature on which the closer ones
-are nearer the query than the further ones gains weight, one that tells them apart the wrong
-way loses it. Every weight is first raised to a floor (2 % of the total), so that a feature
-with no weight by default can gain some when the user's marks point to it.
+Relevance feedback (SynthAssist, Cartwright & Pardo 2014) turns the user's marks into a
+multi-point query and new weights. The shapes marked closer become *anchors*: a candidate's
+distance is then ``(1 - s) * d(query) + s * mean(d(anchor))`` with ``s`` a half (the last
+:data:`_ANCHORS` marks kept). This is Rocchio's rule in distance space rather than on the
+contours: the mean of two contours that DTW aligns differently is neither of them (moving the
+contours half way to the closer ones' mean gained 6 % on the tuning set, the anchors 22 %).
+The contours still move a quarter away from the mean of those marked further, and the weights
+move multiplicatively: a feature on which the closer ones are nearer the query than the further
+ones gains weight, one that tells them apart the wrong way loses it. Every weight is first raised
+to a floor (2 % of the total), so that a feature with no weight by default can gain some when
+the user's marks point to it.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ _RELATIVE = {"loudness": 1.0, "pitch": 0.5, "voicing": 0.5, "brightness": 1.0,
 _RHO = np.array([_RELATIVE[f] for f in FEATURES], np.float32)
 _RADIUS = max(1, POINTS // 4)
 _SLACK = np.log2(1.3)  # ±20 % timing, and where the active part's edges fall
-_ROCCHIO_CLOSER, _ROCCHIO_FURTHER, _RATE = 0.5, 0.25, 1.5
+_ANCHOR_SHARE, _ANCHORS = 0.5, 4  # of a distance the closer-marked shapes hold; how many kept
+_ROCCHIO_FURTHER, _RATE = 0.25, 1.5
 _WEIGHT_FLOOR = 0.02  # of the total: what a feature holds before feedback reweights it
 _LOW = np.array([RANGES[f][0] for f in FEATURES], np.float32)[:, None]
 _HIGH = np.array([RANGES[f][1] for f in FEATURES], np.float32)[:, None]
@@ -72,16 +78,31 @@ def _relative(contours: np.ndarray) -> np.ndarray:
         np.float32)
 
 
+_LANES = 64  # shapes warped together, one per SIMD lane
+
+
 @njit(cache=True, nogil=True)
-def _dtw(a: np.ndarray, b: np.ndarray, radius: int, cells: np.ndarray) -> float:
-    n = a.shape[0]
-    cells[:, :] = np.inf
-    cells[0, 0] = 0.0
+def _dtw_lanes(a: np.ndarray, b: np.ndarray, radius: int, rows: np.ndarray,
+               out: np.ndarray) -> None:
+    """Banded DTW of ``a`` against each column of ``b`` (points, lanes) at once, over two
+    rolling rows: the lanes are independent, so the compiler vectorises across them (one warp
+    alone is a chain of dependent additions). Only the band's cells and the one beside each of
+    its edges are written."""
+    n, lanes = b.shape
+    rows[0, :, :] = np.inf
+    rows[0, 0, :] = 0.0
     for i in range(1, n + 1):
-        for j in range(max(1, i - radius), min(n, i + radius) + 1):
-            best = min(cells[i - 1, j], cells[i, j - 1], cells[i - 1, j - 1])
-            cells[i, j] = abs(a[i - 1] - b[j - 1]) + best
-    return cells[n, n] / n
+        previous, current = rows[(i - 1) & 1], rows[i & 1]
+        low, high = max(1, i - radius), min(n, i + radius)
+        current[low - 1, :] = np.inf
+        ai = a[i - 1]
+        for j in range(low, high + 1):
+            for lane in range(lanes):
+                best = min(previous[j, lane], current[j - 1, lane], previous[j - 1, lane])
+                current[j, lane] = abs(ai - b[j - 1, lane]) + best
+        if high < n:
+            current[high + 1, :] = np.inf
+    out[:] = rows[n & 1, n, :] / n
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -90,14 +111,25 @@ def _feature_distances(q_abs: np.ndarray, q_rel: np.ndarray, c_abs: np.ndarray,
                        radius: int) -> np.ndarray:
     count, features, points = c_abs.shape
     out = np.zeros((count, features), np.float32)
-    for k in prange(count):  # the shapes across the cores
-        cells = np.empty((points + 1, points + 1), np.float32)
+    for block in prange((count + _LANES - 1) // _LANES):  # blocks of shapes across the cores
+        start = block * _LANES
+        width = min(_LANES, count - start)
+        rows = np.empty((2, points + 1, _LANES), np.float32)
+        lanes = np.zeros((points, _LANES), np.float32)
+        warped = np.empty(_LANES, np.float32)
         for f in range(features):
             if not used[f]:  # a feature of no weight: left at 0
                 continue
-            absolute = _dtw(q_abs[f], c_abs[k, f], radius, cells) if rho[f] < 1.0 else 0.0
-            relative = _dtw(q_rel[f], c_rel[k, f], radius, cells) if rho[f] > 0.0 else 0.0
-            out[k, f] = (1.0 - rho[f]) * absolute + rho[f] * relative
+            for part in range(2):  # absolute, then relative
+                share = 1.0 - rho[f] if part == 0 else rho[f]
+                if share <= 0.0:
+                    continue
+                contours = c_abs if part == 0 else c_rel
+                for lane in range(width):
+                    lanes[:, lane] = contours[start + lane, f]
+                _dtw_lanes(q_abs[f] if part == 0 else q_rel[f], lanes, radius, rows, warped)
+                for lane in range(width):
+                    out[start + lane, f] += share * warped[lane]
     return out
 
 
@@ -113,6 +145,7 @@ class ShapeQuery:
     contours: np.ndarray  # (len(FEATURES), POINTS)
     seconds: float
     weights: np.ndarray  # (len(COLUMNS),)
+    anchors: tuple[SoundShape, ...] = ()  # shapes the user marked closer (see the module)
 
     @classmethod
     def of(cls, shape: SoundShape, weights: dict[str, float] | None = None) -> ShapeQuery:
@@ -123,9 +156,18 @@ class ShapeQuery:
     def weight_table(self) -> dict[str, float]:
         return {c: float(w) for c, w in zip(COLUMNS, self.weights, strict=True)}
 
+    def points(self) -> list[tuple[float, ShapeQuery]]:
+        """The single-shape queries this one is a weighted sum of: itself, then its anchors."""
+        if not self.anchors:
+            return [(1.0, self)]
+        share = _ANCHOR_SHARE / len(self.anchors)
+        return [(1.0 - _ANCHOR_SHARE, replace(self, anchors=())),
+                *[(share, replace(self, contours=np.asarray(a.contours, np.float32),
+                                  seconds=float(a.seconds), anchors=())) for a in self.anchors]]
+
 
 class ShapeTable:
-    """Many shapes, searchable by a query in one compiled pass (about 2 µs per shape)."""
+    """Many shapes, searchable by a query in one compiled pass (0.25 µs a shape on 2 cores)."""
 
     def __init__(self, contours: np.ndarray, seconds: np.ndarray,
                  pitch: np.ndarray | None = None) -> None:
@@ -164,7 +206,11 @@ class ShapeTable:
         return np.column_stack([per_feature, _length_term(query.seconds, seconds)])
 
     def distances(self, query: ShapeQuery, rows: np.ndarray | None = None) -> np.ndarray:
-        return combine(self.feature_distances(query, rows, every_feature=False), query.weights)
+        total = np.zeros(len(self) if rows is None else len(rows))
+        for share, point in query.points():
+            total += share * combine(self.feature_distances(point, rows, every_feature=False),
+                                     point.weights)
+        return total
 
 
 def combine(feature_distances: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -180,16 +226,11 @@ def shape_distance(a: SoundShape, b: SoundShape, weights: dict[str, float] | Non
 
 def apply_feedback(query: ShapeQuery, closer: Sequence[SoundShape],
                    further: Sequence[SoundShape]) -> ShapeQuery:
-    """The query moved toward the shapes marked closer and away from those marked further,
-    its weights moved toward the features that tell them apart (see the module)."""
+    """The query with the shapes marked closer as anchors, moved away from those marked
+    further, its weights moved toward the features that tell them apart (see the module)."""
     if not closer and not further:
         return query
     contours = query.contours.astype(np.float64)
-    log_seconds = np.log2(max(query.seconds, 1e-3))
-    if closer:
-        contours += _ROCCHIO_CLOSER * (np.mean([s.contours for s in closer], axis=0) - contours)
-        log_seconds += _ROCCHIO_CLOSER * (np.mean([np.log2(max(s.seconds, 1e-3))
-                                                    for s in closer]) - log_seconds)
     if further:
         contours -= _ROCCHIO_FURTHER * (np.mean([s.contours for s in further], axis=0)
                                         - contours)
@@ -204,4 +245,5 @@ def apply_feedback(query: ShapeQuery, closer: Sequence[SoundShape],
         weights *= np.exp(_RATE * np.clip(separation, -1.0, 1.0))
         weights *= total / weights.sum()
     return replace(query, contours=np.clip(contours, _LOW, _HIGH).astype(np.float32),
-                   seconds=float(2.0 ** log_seconds), weights=weights.astype(np.float32))
+                   weights=weights.astype(np.float32),
+                   anchors=(*query.anchors, *closer)[-_ANCHORS:])
